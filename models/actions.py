@@ -1,0 +1,157 @@
+"""The bodies of the actions people take on a project, validated at the edge (HTTP 422).
+
+Each action has one payload model; `PAYLOADS` maps the action name to it. Everything that can be
+checked without the project's state is checked here; what depends on the state is a guard.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.assessment import AssessmentScores
+from models.indicators import Code, Indicator, IndicatorResult
+from models.vocabulary import Assessor, ExitReason
+
+FiscalYear = Annotated[int, Field(ge=2000, le=2200)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
+PositiveMoney = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
+Text = Annotated[str, Field(max_length=4000)]
+RequiredText = Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class YearPayload(Payload):
+    """An action on one fiscal-year cycle of the project."""
+
+    fiscal_year: FiscalYear
+
+
+class Empty(Payload):
+    pass
+
+
+class SubmitAssessment(Payload):
+    scores: AssessmentScores
+    assessor: Assessor
+    summary: Text = ""
+
+
+class ApproveAssessment(Payload):
+    comment: Text = ""
+
+
+class RejectAssessment(Payload):
+    reason: RequiredText
+
+
+class SubmitGoals(YearPayload):
+    requested_amount: PositiveMoney
+    indicators: Annotated[list[Indicator], Field(min_length=1, max_length=200)]
+
+
+class ApproveGoals(YearPayload):
+    pass
+
+
+class ReturnGoals(YearPayload):
+    comment: RequiredText
+
+
+class ApproveBudget(YearPayload):
+    amount: PositiveMoney
+
+
+class Progress(Payload):
+    code: Code
+    actual: Decimal
+
+
+class ReportMonitoring(YearPayload):
+    period_end: date
+    executed_amount: Money
+    progress: Annotated[list[Progress], Field(max_length=200)] = []
+
+
+class SuspendFunding(Payload):
+    reason: RequiredText
+
+
+class ResumeFunding(Payload):
+    reason: RequiredText
+
+
+class CloseYear(YearPayload):
+    pass
+
+
+class SubmitSelfEvaluation(YearPayload):
+    executed_amount: Money
+    results: Annotated[list[IndicatorResult], Field(min_length=1, max_length=200)]
+
+
+class ReviewSelfEvaluation(YearPayload):
+    adjusted_score: Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)] | None = None
+    comment: Text = ""
+
+
+class SubmitRectification(YearPayload):
+    report: RequiredText
+
+
+class AcceptRectification(YearPayload):
+    comment: Text = ""
+
+
+class RejectRectification(YearPayload):
+    comment: RequiredText
+
+
+class Exit(Payload):
+    reason: ExitReason
+    comment: Text = ""
+
+
+# Internal triggers fired by the workflow's clock, never by a person.
+class YearStarts(YearPayload):
+    pass
+
+
+class YearEnds(YearPayload):
+    pass
+
+
+class Complete(Payload):
+    pass
+
+
+PAYLOADS: dict[str, type[Payload]] = {
+    "submit": Empty,
+    "submit_assessment": SubmitAssessment,
+    "approve_assessment": ApproveAssessment,
+    "reject_assessment": RejectAssessment,
+    "submit_goals": SubmitGoals,
+    "approve_goals": ApproveGoals,
+    "return_goals": ReturnGoals,
+    "approve_budget": ApproveBudget,
+    "report_monitoring": ReportMonitoring,
+    "suspend_funding": SuspendFunding,
+    "resume_funding": ResumeFunding,
+    "close_year": CloseYear,
+    "submit_self_evaluation": SubmitSelfEvaluation,
+    "review_self_evaluation": ReviewSelfEvaluation,
+    "submit_rectification": SubmitRectification,
+    "accept_rectification": AcceptRectification,
+    "reject_rectification": RejectRectification,
+    "exit": Exit,
+    "start_year": YearStarts,
+    "end_year": YearEnds,
+    "complete": Complete,
+}
+

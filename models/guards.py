@@ -1,0 +1,353 @@
+"""The guards of the lifecycle: pure functions of a project's state and an action's payload.
+
+A guard returns None when it holds and otherwise a sentence saying exactly what is missing, so
+a rejected action can list every unmet precondition at once. Guards that look at the payload
+are skipped (assumed to hold) when the question is only "could this user do this now?".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from models import actions as a
+from models.lifecycle import CYCLE_STATES
+from models.project_state import Cycle, ProjectState
+from models.results import cut_percent_for, needs_rectification
+from models.rules import Rules
+from models.scoring import check_results, grade_for
+from models.vocabulary import Level1, Operator
+
+
+@dataclass(frozen=True)
+class GuardContext:
+    project: ProjectState
+    fiscal_year: int | None
+    cycle: Cycle | None  # None when the action names a year the project has no cycle for
+    payload: a.Payload | None  # None: asked without a payload (which actions are open now?)
+    today: date
+    rules: Rules
+
+
+Check = Callable[[GuardContext], str | None]
+
+
+@dataclass(frozen=True)
+class Guard:
+    name: str
+    message: str
+    message_zh: str
+    check: Check
+    needs_payload: bool = False
+
+
+def _at_or_after(cycle: Cycle | None, state: str) -> bool:
+    return cycle is not None and CYCLE_STATES.index(cycle.state) >= CYCLE_STATES.index(state)
+
+
+# --- project level --------------------------------------------------------------------------
+
+
+def _is_major(ctx: GuardContext) -> str | None:
+    return None if ctx.project.info.major else "not a major project"
+
+
+def _assessment_open(ctx: GuardContext) -> str | None:
+    if ctx.project.assessment is not None and ctx.project.assessment.decided:
+        return "the assessment was already approved"
+    return None
+
+
+def _assessment_submitted(ctx: GuardContext) -> str | None:
+    return None if ctx.project.assessment is not None else "no ex-ante assessment has been submitted"
+
+
+def _assessment_passed(ctx: GuardContext) -> str | None:
+    if not ctx.project.info.major:
+        return None  # only major projects need an ex-ante assessment
+    assessment = ctx.project.assessment
+    threshold = ctx.rules.assessment.pass_threshold
+    if assessment is None:
+        return f"a major project needs a passed ex-ante assessment (total ≥ {threshold}); none submitted"
+    if not assessment.passed:
+        return f"the ex-ante assessment scored {assessment.total}, below the pass mark {threshold}"
+    return None
+
+
+def _project_open(ctx: GuardContext) -> str | None:
+    if ctx.project.state in ("active", "suspended"):
+        return None
+    return f"the project must be active or suspended (it is '{ctx.project.state}')"
+
+
+def _project_active(ctx: GuardContext) -> str | None:
+    if ctx.project.state == "active":
+        return None
+    return f"the project must be active (it is '{ctx.project.state}')"
+
+
+def _last_year_results_applied(ctx: GuardContext) -> str | None:
+    last = ctx.project.cycle(ctx.project.info.end_year)
+    if last is None or last.state != "results_applied":
+        return f"the results of the last fiscal year {ctx.project.info.end_year} are not applied yet"
+    return None
+
+
+def _no_open_rectification(ctx: GuardContext) -> str | None:
+    open_years = [
+        c.fiscal_year for c in ctx.project.cycles if c.state in ("rectifying", "rectification_submitted")
+    ]
+    if open_years:
+        return f"rectification is still open for fiscal year(s) {', '.join(map(str, open_years))}"
+    return None
+
+
+# --- fiscal-year level ------------------------------------------------------------------------
+
+
+def _year_in_span(ctx: GuardContext) -> str | None:
+    info, year = ctx.project.info, ctx.fiscal_year
+    assert year is not None
+    if not info.start_year <= year <= info.end_year:
+        return f"fiscal year {year} is outside the project's span {info.start_year}–{info.end_year}"
+    if year < ctx.today.year:
+        return f"fiscal year {year} is already over"
+    if year > ctx.today.year + 1:
+        return f"goals for {year} are prepared from {year - 1} on (budget year N is prepared in N−1)"
+    return None
+
+
+def _goals_well_formed(ctx: GuardContext) -> str | None:
+    if isinstance(ctx.payload, a.SubmitGoals):
+        indicators = ctx.payload.indicators
+    elif ctx.cycle is not None and ctx.cycle.indicators:
+        indicators = ctx.cycle.indicators
+    else:
+        return None  # no goals yet: `goals_submitted` says so
+    problems: list[str] = []
+    levels = {i.level1 for i in indicators}
+    if Level1.OUTPUT not in levels:
+        problems.append("at least one output (产出) indicator is required")
+    if Level1.EFFECT not in levels:
+        problems.append("at least one effect (效益) indicator is required")
+    codes = [i.code for i in indicators]
+    duplicates = sorted({c for c in codes if codes.count(c) > 1})
+    if duplicates:
+        problems.append(f"indicator codes must be unique: {', '.join(duplicates)}")
+    for ind in indicators:
+        if ind.operator is not Operator.QUALITATIVE and ind.numeric_target is None:
+            problems.append(f"indicator {ind.code} is quantitative and needs a numeric target")
+        if ind.weight <= 0:
+            problems.append(f"indicator {ind.code} needs a positive weight")
+    return "; ".join(problems) or None
+
+
+def _request_within_total(ctx: GuardContext) -> str | None:
+    if not isinstance(ctx.payload, a.SubmitGoals):
+        return None
+    if ctx.payload.requested_amount > ctx.project.info.total_amount:
+        return (
+            f"requested {ctx.payload.requested_amount} exceeds the project's total amount "
+            f"{ctx.project.info.total_amount}"
+        )
+    return None
+
+
+def _goals_submitted(ctx: GuardContext) -> str | None:
+    if ctx.cycle is not None and ctx.cycle.state == "goals_submitted":
+        return None
+    return f"no goals for fiscal year {ctx.fiscal_year} are waiting for review"
+
+
+def _goals_approved(ctx: GuardContext) -> str | None:
+    if _at_or_after(ctx.cycle, "goals_approved"):
+        return None
+    return f"the goals for fiscal year {ctx.fiscal_year} are not approved"
+
+
+def approvable_amount(project: ProjectState, fiscal_year: int) -> Decimal | None:
+    """The most finance may approve for a year: the request less any cut aimed at that year."""
+    cycle = project.cycle(fiscal_year)
+    if cycle is None or cycle.requested_amount is None:
+        return None
+    cut = cut_percent_for(project, fiscal_year)
+    return (cycle.requested_amount * (100 - cut) / 100).quantize(Decimal("0.01"))
+
+
+def _amount_within_request(ctx: GuardContext) -> str | None:
+    if not isinstance(ctx.payload, a.ApproveBudget) or ctx.fiscal_year is None:
+        return None
+    limit = approvable_amount(ctx.project, ctx.fiscal_year)
+    if limit is None:
+        return f"nothing was requested for fiscal year {ctx.fiscal_year}"
+    if ctx.payload.amount > limit:
+        cut = cut_percent_for(ctx.project, ctx.fiscal_year)
+        why = f" after a {cut} % cut from earlier results" if cut else ""
+        return f"amount {ctx.payload.amount} exceeds the approvable {limit}{why}"
+    return None
+
+
+def _within_total_amount(ctx: GuardContext) -> str | None:
+    if not isinstance(ctx.payload, a.ApproveBudget):
+        return None
+    already = sum(
+        (c.approved_amount for c in ctx.project.cycles if c.approved_amount is not None),
+        Decimal(0),
+    )
+    if already + ctx.payload.amount > ctx.project.info.total_amount:
+        return (
+            f"approving {ctx.payload.amount} would bring the total approved to "
+            f"{already + ctx.payload.amount}, above the project's total {ctx.project.info.total_amount}"
+        )
+    return None
+
+
+def _year_started(ctx: GuardContext) -> str | None:
+    assert ctx.fiscal_year is not None
+    return None if ctx.today.year >= ctx.fiscal_year else f"fiscal year {ctx.fiscal_year} has not begun"
+
+
+def _year_over(ctx: GuardContext) -> str | None:
+    assert ctx.fiscal_year is not None
+    return None if ctx.today.year > ctx.fiscal_year else f"fiscal year {ctx.fiscal_year} has not ended"
+
+
+def _period_in_year(ctx: GuardContext) -> str | None:
+    if not isinstance(ctx.payload, a.ReportMonitoring):
+        return None
+    end = ctx.payload.period_end
+    if end.year != ctx.payload.fiscal_year:
+        return f"period_end {end} is not in fiscal year {ctx.payload.fiscal_year}"
+    if end > ctx.today:
+        return f"period_end {end} is in the future"
+    return None
+
+
+def _executed_amount(payload: a.Payload | None) -> Decimal | None:
+    if isinstance(payload, a.ReportMonitoring | a.SubmitSelfEvaluation):
+        return payload.executed_amount
+    return None
+
+
+def _executed_within_approved(ctx: GuardContext) -> str | None:
+    executed = _executed_amount(ctx.payload)
+    if executed is None or ctx.cycle is None or ctx.cycle.approved_amount is None:
+        return None
+    if executed > ctx.cycle.approved_amount:
+        return f"executed {executed} exceeds the approved {ctx.cycle.approved_amount}"
+    return None
+
+
+def _progress_codes_known(ctx: GuardContext) -> str | None:
+    if not isinstance(ctx.payload, a.ReportMonitoring) or ctx.cycle is None:
+        return None
+    known = {i.code for i in ctx.cycle.indicators}
+    unknown = sorted({p.code for p in ctx.payload.progress} - known)
+    return f"unknown indicator code(s): {', '.join(unknown)}" if unknown else None
+
+
+def _year_closed(ctx: GuardContext) -> str | None:
+    if _at_or_after(ctx.cycle, "closed"):
+        return None
+    return f"fiscal year {ctx.fiscal_year} is not closed yet"
+
+
+def _results_complete(ctx: GuardContext) -> str | None:
+    if not isinstance(ctx.payload, a.SubmitSelfEvaluation) or ctx.cycle is None:
+        return None
+    problems = check_results(ctx.cycle.indicators, ctx.payload.results, ctx.rules.scoring)
+    return "; ".join(f"{p.field}: {p.message}" for p in problems) or None
+
+
+def _self_evaluation_submitted(ctx: GuardContext) -> str | None:
+    if ctx.cycle is not None and ctx.cycle.self_evaluation is not None:
+        return None
+    return f"no self-evaluation for fiscal year {ctx.fiscal_year} has been submitted"
+
+
+def final_score(cycle: Cycle, payload: a.Payload | None) -> Decimal | None:
+    """Finance's adjusted score when it gives one, else the self-evaluated score."""
+    if isinstance(payload, a.ReviewSelfEvaluation) and payload.adjusted_score is not None:
+        return payload.adjusted_score
+    return cycle.self_evaluation.report.total if cycle.self_evaluation is not None else None
+
+
+def _needs_rectification(ctx: GuardContext) -> str | None:
+    if ctx.cycle is None:
+        return "no cycle"
+    score = final_score(ctx.cycle, ctx.payload)
+    if score is not None and needs_rectification(grade_for(score, ctx.rules.scoring)):
+        return None
+    return "the grade does not call for rectification"
+
+
+def _rectification_ordered(ctx: GuardContext) -> str | None:
+    if ctx.cycle is not None and ctx.cycle.state == "rectifying":
+        return None
+    return f"no rectification is ordered for fiscal year {ctx.fiscal_year}"
+
+
+def _rectification_submitted(ctx: GuardContext) -> str | None:
+    if ctx.cycle is not None and ctx.cycle.state == "rectification_submitted":
+        return None
+    return f"no rectification report for fiscal year {ctx.fiscal_year} is waiting for review"
+
+
+
+GUARDS: dict[str, Guard] = {
+    g.name: g
+    for g in (
+        Guard("is_major", "the project is major", "重大项目", _is_major),
+        Guard("assessment_open", "the assessment is still open", "事前评估尚未批复",
+              _assessment_open),
+        Guard("assessment_submitted", "an ex-ante assessment has been submitted",
+              "已提交事前绩效评估", _assessment_submitted),
+        Guard("assessment_passed", "a major project needs a passed ex-ante assessment",
+              "重大项目须通过事前绩效评估", _assessment_passed),
+        Guard("project_open", "the project is active or suspended", "项目须处于实施或暂停拨款状态",
+              _project_open),
+        Guard("project_active", "the project is active (funding not suspended)",
+              "项目须处于实施状态（未暂停拨款）", _project_active),
+        Guard("last_year_results_applied", "the last year's results are applied",
+              "最后年度评价结果已应用", _last_year_results_applied),
+        Guard("no_open_rectification", "no rectification is open", "无未完成的整改",
+              _no_open_rectification),
+        Guard("year_in_span", "the fiscal year is within the project and open for planning",
+              "预算年度须在项目周期内且可编制", _year_in_span),
+        Guard("goals_well_formed", "goals have output and effect indicators, numeric targets, "
+              "positive weights and unique codes",
+              "绩效目标须包含产出和效益指标、定量指标有数值目标、权重为正、编码唯一",
+              _goals_well_formed, needs_payload=True),
+        Guard("request_within_total", "the request is within the project's total amount",
+              "申请金额不得超过项目总额", _request_within_total, needs_payload=True),
+        Guard("goals_submitted", "goals are submitted for that year", "该年度绩效目标已提交",
+              _goals_submitted),
+        Guard("goals_approved", "goals are approved for that year (no budget without goals)",
+              "该年度绩效目标已批复（无目标不得批复预算）", _goals_approved),
+        Guard("amount_within_request", "the amount is within the approvable request",
+              "批复金额不得超过可批复的申请额", _amount_within_request, needs_payload=True),
+        Guard("within_total_amount", "total approvals stay within the project's total amount",
+              "累计批复不得超过项目总额", _within_total_amount, needs_payload=True),
+        Guard("year_started", "the fiscal year has begun", "预算年度已开始", _year_started),
+        Guard("year_over", "the fiscal year has ended", "预算年度已结束", _year_over),
+        Guard("period_in_year", "the monitoring period lies in the fiscal year and in the past",
+              "监控期间须在该预算年度内且已结束", _period_in_year, needs_payload=True),
+        Guard("executed_within_approved", "executed spending is within the approved budget",
+              "执行金额不得超过批复预算", _executed_within_approved, needs_payload=True),
+        Guard("progress_codes_known", "progress names only the year's indicators",
+              "监控进度须对应本年度指标", _progress_codes_known, needs_payload=True),
+        Guard("year_closed", "the fiscal year is closed", "预算年度已结束", _year_closed),
+        Guard("results_complete", "a result for every indicator, and only for them",
+              "须逐项填报全部指标的完成情况", _results_complete, needs_payload=True),
+        Guard("self_evaluation_submitted", "a self-evaluation has been submitted",
+              "已提交绩效自评", _self_evaluation_submitted),
+        Guard("needs_rectification", "the grade is fair or poor", "评价等级为中或差",
+              _needs_rectification),
+        Guard("rectification_ordered", "rectification is ordered", "已下达整改要求",
+              _rectification_ordered),
+        Guard("rectification_submitted", "a rectification report is waiting for review",
+              "整改报告待审核", _rectification_submitted),
+    )
+}

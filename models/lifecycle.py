@@ -1,0 +1,215 @@
+"""The project lifecycle as data: states, actions, who takes them, and the guards they need.
+
+Two machines describe one project. The project machine follows the project as a whole (filed →
+ex-ante assessment → active ↔ funding suspended → completed | exited). The cycle machine
+follows each fiscal year; cycles overlap, so a project holds several at once (while year N
+executes, N+1's goals are prepared and N−1 is evaluated).
+
+Nothing here runs anything: `models.engine` builds pytransitions machines from these tables, the
+workflow drives them, the service draws them. Guards are named here and defined in
+`models.guards`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from models.vocabulary import Role
+
+
+class Level(StrEnum):
+    PROJECT = "project"
+    CYCLE = "cycle"
+
+
+PROJECT_STATES: tuple[str, ...] = (
+    "filed",  # 已申报（待提交）
+    "under_assessment",  # 事前绩效评估中
+    "active",  # 实施中
+    "suspended",  # 暂停拨款
+    "completed",  # 已完成
+    "exited",  # 已退出
+)
+PROJECT_FINAL_STATES = frozenset({"completed", "exited"})
+
+CYCLE_STATES: tuple[str, ...] = (
+    "goals_drafted",  # 绩效目标编制中
+    "goals_submitted",  # 绩效目标待审核
+    "goals_approved",  # 绩效目标已批复
+    "budget_approved",  # 预算已批复
+    "executing",  # 预算执行中
+    "closed",  # 年度已结束
+    "self_evaluated",  # 已自评
+    "rectifying",  # 整改中
+    "rectification_submitted",  # 整改报告待审核
+    "results_applied",  # 结果已应用
+)
+CYCLE_OPEN_STATES = frozenset(CYCLE_STATES) - {"results_applied"}
+
+STATE_ZH: dict[str, str] = {
+    "filed": "已申报",
+    "under_assessment": "事前绩效评估",
+    "active": "实施中",
+    "suspended": "暂停拨款",
+    "completed": "已完成",
+    "exited": "已退出",
+    "goals_drafted": "绩效目标编制",
+    "goals_submitted": "绩效目标待审核",
+    "goals_approved": "绩效目标已批复",
+    "budget_approved": "预算已批复",
+    "executing": "预算执行",
+    "closed": "年度结束",
+    "self_evaluated": "绩效自评",
+    "rectifying": "整改",
+    "rectification_submitted": "整改报告待审核",
+    "results_applied": "结果已应用",
+}
+
+
+@dataclass(frozen=True)
+class TransitionDef:
+    """One arrow of a machine. `when`/`unless` route between arrows of the same action (they are
+    not preconditions a person can fix); `guards` must all hold."""
+
+    source: tuple[str, ...]
+    dest: str
+    guards: tuple[str, ...] = ()
+    when: str | None = None
+    unless: str | None = None
+
+
+@dataclass(frozen=True)
+class ActionDef:
+    name: str
+    level: Level
+    role: Role
+    label_zh: str
+    transitions: tuple[TransitionDef, ...]
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for t in self.transitions:
+            seen.update(dict.fromkeys(t.source))
+        return tuple(seen)
+
+    @property
+    def guards(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for t in self.transitions:
+            seen.update(dict.fromkeys(t.guards))
+        return tuple(seen)
+
+
+_OPEN_PROJECT = ("filed", "under_assessment", "active", "suspended")
+
+
+def _t(
+    source: str | tuple[str, ...],
+    dest: str,
+    *guards: str,
+    when: str | None = None,
+    unless: str | None = None,
+) -> TransitionDef:
+    return TransitionDef(
+        source=(source,) if isinstance(source, str) else source,
+        dest=dest,
+        guards=guards,
+        when=when,
+        unless=unless,
+    )
+
+
+_P, _C = Level.PROJECT, Level.CYCLE
+_DEPT, _FIN, _SYS = Role.DEPARTMENT, Role.FINANCE, Role.SYSTEM
+
+ACTIONS: dict[str, ActionDef] = {
+    a.name: a
+    for a in (
+        # --- the project as a whole -------------------------------------------------------
+        ActionDef("submit", _P, _DEPT, "提交项目", (
+            _t("filed", "under_assessment", when="is_major"),
+            _t("filed", "active", unless="is_major"),
+        )),
+        ActionDef("submit_assessment", _P, _DEPT, "提交事前绩效评估", (
+            _t("under_assessment", "under_assessment", "assessment_open"),
+        )),
+        ActionDef("approve_assessment", _P, _FIN, "通过事前绩效评估", (
+            _t("under_assessment", "active", "assessment_submitted", "assessment_passed"),
+        )),
+        ActionDef("reject_assessment", _P, _FIN, "退回事前绩效评估", (
+            _t("under_assessment", "under_assessment", "assessment_submitted"),
+        )),
+        ActionDef("suspend_funding", _P, _FIN, "暂停拨款", (
+            _t("active", "suspended"),
+        )),
+        ActionDef("resume_funding", _P, _FIN, "恢复拨款", (
+            _t("suspended", "active"),
+        )),
+        ActionDef("exit", _P, _FIN, "清理退出", (
+            _t(_OPEN_PROJECT, "exited"),
+        )),
+        ActionDef("complete", _P, _SYS, "项目完成", (
+            _t("active", "completed", "last_year_results_applied", "no_open_rectification"),
+        )),
+        # --- one fiscal year ----------------------------------------------------------------
+        ActionDef("submit_goals", _C, _DEPT, "申报绩效目标", (
+            _t("goals_drafted", "goals_submitted", "project_open", "year_in_span",
+               "goals_well_formed", "request_within_total"),
+        )),
+        ActionDef("approve_goals", _C, _FIN, "批复绩效目标", (
+            _t("goals_submitted", "goals_approved", "project_open", "goals_submitted",
+               "goals_well_formed"),
+        )),
+        ActionDef("return_goals", _C, _FIN, "退回绩效目标", (
+            _t("goals_submitted", "goals_drafted", "goals_submitted"),
+        )),
+        ActionDef("approve_budget", _C, _FIN, "批复预算", (
+            _t("goals_approved", "budget_approved", "project_active", "goals_approved",
+               "assessment_passed", "amount_within_request", "within_total_amount"),
+        )),
+        ActionDef("start_year", _C, _SYS, "预算年度开始", (
+            _t("budget_approved", "executing", "year_started"),
+        )),
+        ActionDef("report_monitoring", _C, _DEPT, "报送绩效监控", (
+            _t("executing", "executing", "project_open", "period_in_year",
+               "executed_within_approved", "progress_codes_known"),
+        )),
+        ActionDef("close_year", _C, _FIN, "提前结束年度", (
+            _t("executing", "closed"),
+        )),
+        ActionDef("end_year", _C, _SYS, "年度结束", (
+            _t("executing", "closed", "year_over"),
+        )),
+        ActionDef("submit_self_evaluation", _C, _DEPT, "提交绩效自评", (
+            _t("closed", "self_evaluated", "year_closed", "results_complete",
+               "executed_within_approved"),
+        )),
+        ActionDef("review_self_evaluation", _C, _FIN, "审核绩效自评", (
+            _t("self_evaluated", "rectifying", "self_evaluation_submitted",
+               when="needs_rectification"),
+            _t("self_evaluated", "results_applied", "self_evaluation_submitted",
+               unless="needs_rectification"),
+        )),
+        ActionDef("submit_rectification", _C, _DEPT, "提交整改报告", (
+            _t("rectifying", "rectification_submitted", "rectification_ordered"),
+        )),
+        ActionDef("accept_rectification", _C, _FIN, "整改验收通过", (
+            _t("rectification_submitted", "results_applied", "rectification_submitted"),
+        )),
+        ActionDef("reject_rectification", _C, _FIN, "整改验收不通过", (
+            _t("rectification_submitted", "rectifying", "rectification_submitted"),
+        )),
+    )
+}
+
+PERSON_ACTIONS: tuple[str, ...] = tuple(n for n, a in ACTIONS.items() if a.role is not Role.SYSTEM)
+
+
+def states_of(level: Level) -> tuple[str, ...]:
+    return PROJECT_STATES if level is Level.PROJECT else CYCLE_STATES
+
+
+def actions_of(level: Level) -> tuple[ActionDef, ...]:
+    return tuple(a for a in ACTIONS.values() if a.level is level)

@@ -1,0 +1,191 @@
+"""The whole state of one project: what its workflow carries across continue-as-new.
+
+Everything a project has lived through is here, so the SQL projection can be rebuilt from the
+workflows alone and nothing is lost at a fiscal-year boundary.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from models.assessment import AssessmentScores
+from models.indicators import Code, Indicator, IndicatorResult
+from models.scoring import ScoreReport
+from models.vocabulary import (
+    AssessmentConclusion,
+    Assessor,
+    BudgetType,
+    ExitReason,
+    Grade,
+    ProjectKind,
+    ResultConsequence,
+    Role,
+    WarningLevel,
+)
+
+
+class ProjectFiling(BaseModel):
+    """What a department files (`POST /api/projects`); its department is the filer's own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: Code
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    kind: ProjectKind
+    budget_type: BudgetType
+    start_year: Annotated[int, Field(ge=2000, le=2200)]
+    end_year: Annotated[int, Field(ge=2000, le=2200)]
+    total_amount: Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
+    major: bool
+    owner: Annotated[str, Field(min_length=1, max_length=100)]
+
+    @model_validator(mode="after")
+    def _years_in_order(self) -> Self:
+        if self.end_year < self.start_year:
+            raise ValueError("end_year must not be before start_year")
+        if self.end_year - self.start_year > 30:
+            raise ValueError("a project spans at most 30 fiscal years")
+        return self
+
+
+class ProjectInfo(ProjectFiling):
+    """The filing plus the department that owns the project: fixed for the life of the project."""
+
+    department: Code
+
+
+class Actor(BaseModel):
+    """Who takes an action: every decision carries who took it (and, in history, when and why)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: str
+    role: Role
+    department: str | None = None
+
+
+SYSTEM_ACTOR = Actor(username="system", role=Role.SYSTEM)
+
+
+class Assessment(BaseModel):
+    scores: AssessmentScores
+    assessor: Assessor
+    summary: str
+    total: Decimal
+    conclusion: AssessmentConclusion
+    passed: bool
+    decided: bool = False  # finance approved it (rejected ones are cleared)
+    submitted_at: datetime
+
+
+class MonitoringReport(BaseModel):
+    period_end: date
+    executed_amount: Decimal
+    progress: dict[str, Decimal]
+    execution_pct: Decimal
+    threshold_pct: Decimal | None
+    goal_achievement_pct: Decimal | None
+    warning: WarningLevel
+    reasons: list[str]
+    reported_at: datetime
+
+
+class SelfEvaluation(BaseModel):
+    executed_amount: Decimal
+    results: list[IndicatorResult]
+    report: ScoreReport
+    submitted_at: datetime
+
+
+class Review(BaseModel):
+    adjusted_score: Decimal | None
+    final_score: Decimal
+    grade: Grade
+    comment: str
+    consequence: ResultConsequence
+    cut_percent: Decimal
+    cut_applies_to: int | None  # the fiscal year whose approvable amount is cut
+    public_notice: bool
+    reviewed_at: datetime
+
+
+class Rectification(BaseModel):
+    ordered_at: datetime
+    report: str | None = None
+    submitted_at: datetime | None = None
+    rejections: int = 0
+    accepted_at: datetime | None = None
+
+
+class Cycle(BaseModel):
+    """One fiscal year of the project: goals, budget, execution, evaluation, results."""
+
+    fiscal_year: int
+    state: str
+    requested_amount: Decimal | None = None
+    indicators: list[Indicator] = []
+    goals_comment: str = ""
+    approved_amount: Decimal | None = None
+    executed_amount: Decimal | None = None
+    monitoring: list[MonitoringReport] = []
+    warning: WarningLevel = WarningLevel.NONE
+    self_evaluation: SelfEvaluation | None = None
+    review: Review | None = None
+    rectification: Rectification | None = None
+
+    @property
+    def score(self) -> Decimal | None:
+        if self.review is not None:
+            return self.review.final_score
+        if self.self_evaluation is not None:
+            return self.self_evaluation.report.total
+        return None
+
+    @property
+    def grade(self) -> Grade | None:
+        if self.review is not None:
+            return self.review.grade
+        if self.self_evaluation is not None:
+            return self.self_evaluation.report.grade
+        return None
+
+
+class HistoryEntry(BaseModel):
+    """One accepted action or clock event, as the audit trail keeps it."""
+
+    seq: int
+    at: datetime
+    actor: str
+    role: Role
+    action: str
+    fiscal_year: int | None
+    from_state: str
+    to_state: str
+    detail: dict[str, Any] = {}
+
+
+class ProjectState(BaseModel):
+    """The state object of `ProjectWorkflow`, and its continue-as-new input."""
+
+    info: ProjectInfo
+    state: str = "filed"
+    assessment: Assessment | None = None
+    cycles: list[Cycle] = []
+    suspended_reason: str | None = None
+    exit_reason: ExitReason | None = None
+    exit_proposed: bool = False
+    history: list[HistoryEntry] = []
+
+    @property
+    def seq(self) -> int:
+        return self.history[-1].seq if self.history else 0
+
+    def cycle(self, fiscal_year: int) -> Cycle | None:
+        for c in self.cycles:
+            if c.fiscal_year == fiscal_year:
+                return c
+        return None

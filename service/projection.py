@@ -1,0 +1,132 @@
+"""The SQL read model of the projects: written from workflow snapshots, read by the API.
+
+Writes are idempotent and monotonic: a snapshot only replaces a row that reflects an older
+history seq, and history entries are inserted once by (code, seq). So the workflow's activity,
+a retried activity and the API's write-through can all write the same snapshot in any order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, delete
+
+from models.lifecycle import CYCLE_OPEN_STATES
+from models.project_state import HistoryEntry, ProjectState
+from models.tables import CycleRow, HistoryRow, ProjectRow
+from models.vocabulary import WarningLevel
+
+_WARNING_ORDER = [WarningLevel.NONE, WarningLevel.YELLOW, WarningLevel.RED]
+
+
+def highest_open_warning(project: ProjectState) -> WarningLevel:
+    return max(
+        (c.warning for c in project.cycles if c.state in CYCLE_OPEN_STATES),
+        key=_WARNING_ORDER.index,
+        default=WarningLevel.NONE,
+    )
+
+
+def latest_grade(project: ProjectState) -> str | None:
+    graded = [c.grade for c in project.cycles if c.grade is not None]
+    return graded[-1].value if graded else None
+
+
+def apply_snapshot(
+    session: Session, *, project: ProjectState, seq: int, entries: Sequence[HistoryEntry]
+) -> bool:
+    """Write `project` as of history `seq` and insert `entries`; True if the row moved forward.
+
+    Commits. Safe to call twice, concurrently, or out of order.
+    """
+    for attempt in range(3):
+        try:
+            moved = _apply(session, project=project, seq=seq, entries=entries)
+            session.commit()
+            return moved
+        except IntegrityError:
+            session.rollback()  # another writer inserted the same new row first: read it again
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _apply(
+    session: Session, *, project: ProjectState, seq: int, entries: Sequence[HistoryEntry]
+) -> bool:
+    info = project.info
+    row = session.exec(
+        select(ProjectRow).where(col(ProjectRow.code) == info.code).with_for_update()
+    ).scalar_one_or_none()
+    moved = row is None or row.seq < seq
+    if moved:
+        values = {
+            "name": info.name,
+            "kind": info.kind.value,
+            "budget_type": info.budget_type.value,
+            "department": info.department,
+            "major": info.major,
+            "owner": info.owner,
+            "start_year": info.start_year,
+            "end_year": info.end_year,
+            "total_amount": info.total_amount,
+            "state": project.state,
+            "warning": highest_open_warning(project).value,
+            "grade": latest_grade(project),
+            "exit_proposed": project.exit_proposed,
+            "seq": seq,
+            "updated_at": datetime.now(UTC),
+            "snapshot": project.model_dump(mode="json", exclude={"history"}),
+        }
+        if row is None:
+            session.add(ProjectRow(code=info.code, **values))
+            session.flush()
+        else:
+            for key, value in values.items():
+                setattr(row, key, value)
+        session.execute(delete(CycleRow).where(col(CycleRow.code) == info.code))
+        for c in project.cycles:
+            session.add(
+                CycleRow(
+                    code=info.code,
+                    fiscal_year=c.fiscal_year,
+                    state=c.state,
+                    requested_amount=c.requested_amount,
+                    approved_amount=c.approved_amount,
+                    executed_amount=c.executed_amount,
+                    warning=c.warning.value,
+                    score=c.score,
+                    grade=c.grade.value if c.grade else None,
+                )
+            )
+        session.flush()
+    if entries:
+        _insert_history(session, info.code, entries)
+    return moved
+
+
+def _insert_history(session: Session, code: str, entries: Sequence[HistoryEntry]) -> None:
+    rows = [
+        {
+            "code": code,
+            "seq": e.seq,
+            "at": e.at,
+            "actor": e.actor,
+            "role": e.role.value,
+            "action": e.action,
+            "fiscal_year": e.fiscal_year,
+            "from_state": e.from_state,
+            "to_state": e.to_state,
+            "detail": e.detail,
+        }
+        for e in entries
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(HistoryRow).values(rows).on_conflict_do_nothing(index_elements=["code", "seq"])
+    session.execute(statement)

@@ -1,0 +1,445 @@
+"""Projects as the API sees them: filing, actions through the workflow, reads from the projection.
+
+Route handlers stay thin; the rules live in `models` (the same functions the workflow runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, PlainSerializer, ValidationError
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+from temporalio.api.enums.v1 import WorkflowIdConflictPolicy, WorkflowIdReusePolicy
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import TypedSearchAttributes
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from models.actions import PAYLOADS
+from models.engine import Lifecycle, business_today
+from models.lifecycle import ACTIONS, PERSON_ACTIONS
+from models.project_state import Actor, HistoryEntry, ProjectFiling, ProjectInfo, ProjectState
+from models.rules import Rules
+from models.tables import CycleRow, Department, HistoryRow, ProjectRow
+from models.vocabulary import Role
+from service.auth import Principal
+from service.problems import Problem
+from service.projection import apply_snapshot
+from workflows import search_attributes as sa
+from workflows.project import (
+    BAD_PAYLOAD,
+    REJECTED,
+    ActOutcome,
+    ActRequest,
+    ProjectWorkflow,
+    ProjectWorkflowInput,
+    workflow_id,
+)
+
+Amount = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+# How long the API waits for the workflow to take an action before saying "outcome unknown".
+UPDATE_TIMEOUT_SECONDS = 30.0
+# Roles that read every department's projects.
+READ_ALL = frozenset({Role.ADMIN, Role.FINANCE, Role.AUDITOR})
+
+
+class CycleView(BaseModel):
+    fiscal_year: int
+    state: str
+    requested_amount: Amount | None
+    approved_amount: Amount | None
+    executed_amount: Amount | None
+    warning: str
+    score: Amount | None
+    grade: str | None
+
+
+class AllowedActionView(BaseModel):
+    action: str
+    fiscal_year: int | None = None
+
+
+class ProjectSummary(BaseModel):
+    code: str
+    name: str
+    kind: str
+    budget_type: str
+    department: str
+    major: bool
+    owner: str
+    start_year: int
+    end_year: int
+    total_amount: Amount
+    state: str
+    warning: str
+    grade: str | None
+    exit_proposed: bool
+
+
+class ProjectDetail(ProjectSummary):
+    cycles: list[CycleView]
+    allowed_actions: list[AllowedActionView]
+    assessment: dict[str, Any] | None
+    suspended_reason: str | None
+    exit_reason: str | None
+    seq: int
+
+
+class ProjectPage(BaseModel):
+    items: list[ProjectSummary]
+    total: int
+    page: int
+    page_size: int
+
+
+class HistoryView(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    fiscal_year: int | None
+    from_: str
+    to: str
+    detail: dict[str, Any]
+
+    model_config = {"populate_by_name": True}
+
+
+def domain_rules() -> Rules:
+    """The rules new workflows start with and the API previews with (defaults for now)."""
+    return Rules()
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def _not_found(code: str) -> Problem:
+    return Problem(status=404, title="Project not found", detail=f"no project {code!r}")
+
+
+def visible_row(*, session: Session, principal: Principal, code: str) -> ProjectRow:
+    """The project row if the caller may see it; else 404 (existence is not revealed)."""
+    row = session.get(ProjectRow, code)
+    if row is None or not _may_see(principal, row.department):
+        raise _not_found(code)
+    return row
+
+
+def _may_see(principal: Principal, department: str) -> bool:
+    if principal.role in READ_ALL:
+        return True
+    return principal.role is Role.DEPARTMENT and principal.department == department
+
+
+def project_detail(row: ProjectRow, principal: Principal, *, now: datetime) -> ProjectDetail:
+    project = ProjectState.model_validate(row.snapshot)
+    rules = domain_rules()
+    allowed = Lifecycle(project, rules).allowed_actions(
+        role=principal.role, today=business_today(now, rules)
+    )
+    return ProjectDetail(
+        **_summary(row).model_dump(),
+        cycles=[
+            CycleView(
+                fiscal_year=c.fiscal_year,
+                state=c.state,
+                requested_amount=c.requested_amount,
+                approved_amount=c.approved_amount,
+                executed_amount=c.executed_amount,
+                warning=c.warning.value,
+                score=c.score,
+                grade=c.grade.value if c.grade else None,
+            )
+            for c in project.cycles
+        ],
+        allowed_actions=[AllowedActionView(**a.model_dump()) for a in allowed],
+        assessment=project.assessment.model_dump(mode="json") if project.assessment else None,
+        suspended_reason=project.suspended_reason,
+        exit_reason=project.exit_reason.value if project.exit_reason else None,
+        seq=row.seq,
+    )
+
+
+def _summary(row: ProjectRow) -> ProjectSummary:
+    return ProjectSummary(
+        code=row.code,
+        name=row.name,
+        kind=row.kind,
+        budget_type=row.budget_type,
+        department=row.department,
+        major=row.major,
+        owner=row.owner,
+        start_year=row.start_year,
+        end_year=row.end_year,
+        total_amount=row.total_amount,
+        state=row.state,
+        warning=row.warning,
+        grade=row.grade,
+        exit_proposed=row.exit_proposed,
+    )
+
+
+def list_projects(
+    *,
+    session: Session,
+    principal: Principal,
+    state: str | None = None,
+    department: str | None = None,
+    fiscal_year: int | None = None,
+    grade: str | None = None,
+    warning: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> ProjectPage:
+    """Projects the caller may see, filtered; `fiscal_year` narrows grade and warning to that year."""
+    query = select(ProjectRow)
+    if principal.role not in READ_ALL:
+        if principal.role is not Role.DEPARTMENT or principal.department is None:
+            return ProjectPage(items=[], total=0, page=page, page_size=page_size)
+        query = query.where(col(ProjectRow.department) == principal.department)
+    if department is not None:
+        query = query.where(col(ProjectRow.department) == department)
+    if state is not None:
+        in_cycle = select(CycleRow.code).where(col(CycleRow.state) == state)
+        query = query.where((col(ProjectRow.state) == state) | col(ProjectRow.code).in_(in_cycle))
+    if fiscal_year is not None:
+        year = select(CycleRow.code).where(col(CycleRow.fiscal_year) == fiscal_year)
+        if grade is not None:
+            year = year.where(col(CycleRow.grade) == grade)
+        if warning is not None:
+            year = year.where(col(CycleRow.warning) == warning)
+        query = query.where(col(ProjectRow.code).in_(year))
+    else:
+        if grade is not None:
+            query = query.where(col(ProjectRow.grade) == grade)
+        if warning is not None:
+            query = query.where(col(ProjectRow.warning) == warning)
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(
+        query.order_by(col(ProjectRow.code)).offset((page - 1) * page_size).limit(page_size)
+    ).scalars()
+    return ProjectPage(
+        items=[_summary(r) for r in rows], total=total, page=page, page_size=page_size
+    )
+
+
+def project_history(*, session: Session, code: str) -> list[HistoryView]:
+    rows = session.execute(
+        select(HistoryRow).where(col(HistoryRow.code) == code).order_by(col(HistoryRow.seq))
+    ).scalars()
+    return [
+        HistoryView(
+            seq=r.seq,
+            at=r.at,
+            actor=r.actor,
+            role=r.role,
+            action=r.action,
+            fiscal_year=r.fiscal_year,
+            from_=r.from_state,
+            to=r.to_state,
+            detail=r.detail,
+        )
+        for r in rows
+    ]
+
+
+# --- filing -----------------------------------------------------------------------------------
+
+
+async def file_project(
+    *,
+    session: Session,
+    client: Client,
+    task_queue: str,
+    principal: Principal,
+    filing: ProjectFiling,
+) -> ProjectDetail:
+    """Start the project's workflow and project its first state; 409 if the code is taken."""
+    if principal.department is None or session.get(Department, principal.department) is None:
+        raise Problem(status=409, title="No department", detail="the filing user has no department")
+    if session.get(ProjectRow, filing.code) is not None:
+        raise _code_taken(filing.code)
+    now = datetime.now(UTC)
+    info = ProjectInfo(**filing.model_dump(), department=principal.department)
+    state = ProjectState(
+        info=info,
+        history=[
+            HistoryEntry(
+                seq=1,
+                at=now,
+                actor=principal.username,
+                role=principal.role,
+                action="file",
+                fiscal_year=None,
+                from_state="",
+                to_state="filed",
+                detail=filing.model_dump(mode="json"),
+            )
+        ],
+    )
+    try:
+        await client.start_workflow(
+            ProjectWorkflow.run,
+            ProjectWorkflowInput(project=state, rules=domain_rules()),
+            id=workflow_id(info.code),
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+            static_summary=f"{info.code} {info.name}",
+            static_details=(
+                f"Department {info.department}; {info.kind.value}, {info.budget_type.value}; "
+                f"{info.start_year}–{info.end_year}; owner {info.owner}"
+            ),
+            search_attributes=TypedSearchAttributes([
+                sa.PROJECT_CODE.value_set(info.code),
+                sa.DEPARTMENT.value_set(info.department),
+                sa.BUDGET_TYPE.value_set(info.budget_type.value),
+                sa.LIFECYCLE_STATE.value_set(["filed"]),
+            ]),
+        )
+    except WorkflowAlreadyStartedError:
+        raise _code_taken(info.code) from None
+    apply_snapshot(session, project=state, seq=1, entries=state.history)
+    row = session.get(ProjectRow, info.code)
+    assert row is not None
+    return project_detail(row, principal, now=now)
+
+
+def _code_taken(code: str) -> Problem:
+    return Problem(status=409, title="Project code taken", detail=f"project {code!r} already exists")
+
+
+# --- acting -----------------------------------------------------------------------------------
+
+
+def parse_payload(action: str, body: Any) -> Any:
+    """The action's body as its payload model; 404 for an unknown action, 422 for bad input."""
+    if action not in PERSON_ACTIONS:
+        raise Problem(
+            status=404,
+            title="Unknown action",
+            detail=f"{action!r} is not an action; actions: {', '.join(PERSON_ACTIONS)}",
+        )
+    try:
+        return PAYLOADS[action].model_validate(body if body is not None else {})
+    except ValidationError as invalid:
+        raise Problem(
+            status=422,
+            title="Invalid request body",
+            detail=f"the body of {action} is not valid",
+            errors=[
+                {"field": ".".join(["body", *map(str, e["loc"])]), "reason": e["msg"]}
+                for e in invalid.errors(include_input=False)
+            ],
+        ) from None
+
+
+async def take_action(
+    *,
+    session: Session,
+    client: Client,
+    principal: Principal,
+    code: str,
+    action: str,
+    body: Any,
+    idempotency_key: str | None,
+) -> ProjectDetail:
+    """Ask the project's workflow to take `action`; 409 with every unmet guard if it may not."""
+    row = visible_row(session=session, principal=principal, code=code)
+    payload = parse_payload(action, body)
+    required = ACTIONS[action].role
+    if principal.role is not required:
+        raise Problem(
+            status=403,
+            title="Forbidden",
+            detail=f"only the {required.value} role may {action}",
+        )
+    request = ActRequest(
+        action=action,
+        payload=payload.model_dump(mode="json"),
+        actor=Actor(
+            username=principal.username, role=principal.role, department=principal.department
+        ),
+    )
+    handle = client.get_workflow_handle(workflow_id(code))
+    try:
+        outcome = await asyncio.wait_for(
+            handle.execute_update(
+                ProjectWorkflow.act,
+                request,
+                id=idempotency_key or str(uuid.uuid4()),
+                result_type=ActOutcome,
+            ),
+            timeout=UPDATE_TIMEOUT_SECONDS,
+        )
+    except WorkflowUpdateFailedError as failed:
+        raise _rejection_problem(failed.cause, action) from None
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            # The workflow has finished (completed or exited): judge the action on its last state.
+            raise _closed_project_problem(row, action, payload, principal) from None
+        raise
+    except TimeoutError:
+        raise Problem(
+            status=504,
+            title="Outcome unknown",
+            detail="the project did not answer in time; retry with the same Idempotency-Key",
+        ) from None
+    if outcome.entries:
+        apply_snapshot(
+            session, project=outcome.project, seq=outcome.entries[-1].seq, entries=outcome.entries
+        )
+    session.expire_all()
+    fresh = session.get(ProjectRow, code)
+    assert fresh is not None
+    return project_detail(fresh, principal, now=datetime.now(UTC))
+
+
+def _rejection_problem(cause: BaseException | None, action: str) -> Problem:
+    if isinstance(cause, ApplicationError) and cause.type == REJECTED and cause.details:
+        rejection = cause.details[0]
+        return Problem(
+            status=409,
+            title="Action not allowed now",
+            detail=str(cause.message),
+            action=rejection["action"],
+            state=rejection["state"],
+            fiscal_year=rejection["fiscal_year"],
+            unmet=rejection["unmet"],
+        )
+    if isinstance(cause, ApplicationError) and cause.type == BAD_PAYLOAD:
+        return Problem(status=422, title="Invalid request body", detail=str(cause.message))
+    raise RuntimeError(f"{action} failed in the workflow") from cause
+
+
+def _closed_project_problem(
+    row: ProjectRow, action: str, payload: Any, principal: Principal
+) -> Problem:
+    project = ProjectState.model_validate(row.snapshot)
+    rules = domain_rules()
+    rejection = Lifecycle(project, rules).evaluate(
+        action, payload, role=principal.role, today=business_today(datetime.now(UTC), rules)
+    )
+    unmet = rejection.unmet if rejection else []
+    return Problem(
+        status=409,
+        title="Action not allowed now",
+        detail=f"project {row.code} is {project.state}",
+        action=action,
+        state=project.state,
+        fiscal_year=getattr(payload, "fiscal_year", None),
+        unmet=[u.model_dump() for u in unmet],
+    )
+
+
+def history_or_404(*, session: Session, principal: Principal, code: str) -> Sequence[HistoryView]:
+    visible_row(session=session, principal=principal, code=code)
+    return project_history(session=session, code=code)

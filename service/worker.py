@@ -1,0 +1,60 @@
+"""The Temporal worker: project workflows and the activities that do their I/O."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.projection import ProjectionActivities
+from service.settings import Settings
+from workflows.project import ProjectWorkflow
+
+WORKFLOWS: Sequence[type] = (ProjectWorkflow,)
+
+# Pure modules the sandbox may share with the worker instead of re-importing per run:
+# pytransitions (its Machine is built per run, never shared), pydantic, and our models.
+PASSTHROUGH = ("transitions", "pydantic", "pydantic_core", "models", "activities", "sqlalchemy", "sqlmodel")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+    )
+
+
+def activities_for(engine: Engine) -> list[Any]:
+    projection = ProjectionActivities(engine)
+    return [projection.project_snapshot]
+
+
+def build_worker(
+    client: Client, *, task_queue: str, engine: Engine, executor: ThreadPoolExecutor
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities_for(engine),
+        activity_executor=executor,
+        workflow_runner=workflow_runner(),
+    )
+
+
+async def run_worker(*, settings: Settings, client: Client, stop: asyncio.Event) -> None:
+    """Run until `stop` is set, then shut down gracefully (finishing the tasks in hand)."""
+    from service.db import init_db
+
+    engine = init_db(settings)
+    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as executor:
+        worker = build_worker(
+            client, task_queue=settings.task_queue, engine=engine, executor=executor
+        )
+        async with worker:
+            await stop.wait()

@@ -1,0 +1,144 @@
+"""Whole project lives driven against a Temporal server, shared by tests and the history recorder.
+
+A scenario talks to the workflow the way the API does (the `act` update, as the actor the
+action needs) and moves the server's clock with `env.sleep`, which the time-skipping test
+server turns into an instant jump.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import SQLModel
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from models.lifecycle import ACTIONS
+from models.project_state import Actor, HistoryEntry, ProjectInfo, ProjectState
+from models.rules import Rules
+from models.vocabulary import Grade, Role
+from service.db import engine_for
+from service.worker import build_worker
+from tests import factories as f
+from workflows.project import ActOutcome, ActRequest, ProjectWorkflow, ProjectWorkflowInput
+
+ACTORS = {
+    Role.DEPARTMENT: Actor(username="clerk", role=Role.DEPARTMENT, department="D1"),
+    Role.FINANCE: Actor(username="officer", role=Role.FINANCE),
+}
+
+
+@asynccontextmanager
+async def running_worker(client: Client, database_url: str) -> AsyncIterator[tuple[str, Engine]]:
+    """A worker on a fresh task queue writing the projection to `database_url`."""
+    engine = engine_for(database_url)
+    SQLModel.metadata.create_all(engine)
+    task_queue = f"test-{uuid.uuid4()}"
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        async with build_worker(client, task_queue=task_queue, engine=engine, executor=executor):
+            yield task_queue, engine
+
+
+@dataclass
+class Scenario:
+    env: WorkflowEnvironment
+    handle: WorkflowHandle[Any, Any]
+
+    async def act(self, action: str, body: dict[str, Any] | None = None) -> ActOutcome:
+        request = ActRequest(action=action, payload=body or {}, actor=ACTORS[ACTIONS[action].role])
+        result: ActOutcome = await self.handle.execute_update(
+            ProjectWorkflow.act, request, result_type=ActOutcome
+        )
+        return result
+
+    async def until(self, year: int, month: int, day: int = 15) -> None:
+        """Move the server clock to noon (UTC) of a business day."""
+        target = datetime(year, month, day, 4, tzinfo=UTC)
+        now = await self.env.get_current_time()
+        if target > now:
+            await self.env.sleep(target - now)
+
+    async def fund(self, year: int, amount: int = 1_000_000) -> None:
+        await self.act("submit_goals", f.goals(year, amount))
+        await self.act("approve_goals", {"fiscal_year": year})
+        await self.act("approve_budget", {"fiscal_year": year, "amount": amount})
+
+    async def evaluate(self, year: int, grade: Grade, executed: int = 1_000_000) -> None:
+        await self.act("submit_self_evaluation", f.self_evaluation(year, grade, executed))
+        await self.act("review_self_evaluation", {"fiscal_year": year, "comment": "审核意见"})
+
+
+async def start_project(
+    env: WorkflowEnvironment, task_queue: str, code: str, **filing: Any
+) -> Scenario:
+    info = ProjectInfo(**f.filing(code, **filing), department="D1")
+    state = ProjectState(
+        info=info,
+        history=[
+            HistoryEntry(seq=1, at=datetime.now(UTC), actor="clerk", role=Role.DEPARTMENT,
+                         action="file", fiscal_year=None, from_state="", to_state="filed")
+        ],
+    )
+    handle = await env.client.start_workflow(
+        ProjectWorkflow.run,
+        ProjectWorkflowInput(project=state, rules=Rules()),
+        id=f"project-{code}",
+        task_queue=task_queue,
+        static_summary=f"{code} {info.name}",
+    )
+    return Scenario(env=env, handle=handle)
+
+
+async def next_year(env: WorkflowEnvironment) -> int:
+    """The first fiscal year after the server's current one: scenarios are dated from it."""
+    return (await env.get_current_time()).astimezone(UTC).year + 1
+
+
+async def three_year_project_with_a_fair_year(env: WorkflowEnvironment, task_queue: str,
+                                              code: str) -> Scenario:
+    """Three years (b..b+2) from filing to completion; year b is fair and goes through rectification."""
+    b = await next_year(env)
+    s = await start_project(env, task_queue, code, start=b, end=b + 2)
+    await s.act("submit")
+    await s.fund(b)
+    await s.until(b, 5, 10)
+    await s.act("report_monitoring", {"fiscal_year": b, "period_end": f"{b}-04-30",
+                                      "executed_amount": 300_000,
+                                      "progress": [{"code": "O1", "actual": 30}]})
+    await s.until(b, 10)
+    await s.fund(b + 1)
+    await s.until(b + 1, 3)
+    await s.evaluate(b, Grade.FAIR)
+    await s.until(b + 1, 10)
+    await s.act("submit_goals", f.goals(b + 2))
+    await s.act("approve_goals", {"fiscal_year": b + 2})
+    await s.act("approve_budget", {"fiscal_year": b + 2, "amount": 900_000})  # 10 % cut
+    await s.act("submit_rectification", {"fiscal_year": b, "report": "整改报告"})
+    await s.act("accept_rectification", {"fiscal_year": b, "comment": "整改到位"})
+    await s.until(b + 2, 3)
+    await s.evaluate(b + 1, Grade.GOOD)
+    await s.until(b + 3, 3)
+    await s.evaluate(b + 2, Grade.EXCELLENT, executed=900_000)
+    return s
+
+
+async def two_poor_years(env: WorkflowEnvironment, task_queue: str, code: str) -> Scenario:
+    """Poor in two years in a row: the project is proposed for exit, and finance exits it."""
+    b = await next_year(env)
+    s = await start_project(env, task_queue, code, start=b, end=b + 3)
+    await s.act("submit")
+    await s.fund(b)
+    await s.until(b, 10)
+    await s.fund(b + 1)
+    await s.until(b + 1, 3)
+    await s.evaluate(b, Grade.POOR)
+    await s.until(b + 2, 3)
+    await s.evaluate(b + 1, Grade.POOR)
+    return s

@@ -1,0 +1,248 @@
+"""ProjectWorkflow: one project or policy from filing to completion or exit, over many years.
+
+The workflow is a thin driver around `models.engine.Lifecycle`: the `act` update validates an
+action (every unmet guard at once) and applies it; the main loop sleeps until the next fiscal
+event (1 January: a budgeted year begins, an executing year ends), keeps the SQL projection up
+to date through an activity, and continues as new at each fiscal-year boundary, carrying the
+whole state in its input.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.projection import PROJECT_SNAPSHOT, ProjectionInput
+    from models.actions import PAYLOADS
+    from models.engine import ActionRejected, AllowedAction, Lifecycle, business_today, start_of_year
+    from models.lifecycle import CYCLE_OPEN_STATES, PROJECT_FINAL_STATES, STATE_ZH
+    from models.project_state import SYSTEM_ACTOR, Actor, HistoryEntry, ProjectState
+    from models.rules import Rules
+    from models.vocabulary import Role, WarningLevel
+    from workflows import search_attributes as sa
+
+REJECTED = "ActionRejected"
+BAD_PAYLOAD = "InvalidPayload"
+
+
+class ProjectWorkflowInput(BaseModel):
+    project: ProjectState
+    rules: Rules = Rules()
+    # Highest history seq already written to the SQL projection (carried over continue-as-new).
+    projected_seq: int = 0
+    # Seconds added to the server clock to get business time: 0 in production; lets tests and
+    # demos run a scenario dated in the past on a clock that only moves forward.
+    clock_offset_seconds: float = 0
+
+
+class ActRequest(BaseModel):
+    action: str
+    payload: dict[str, Any]
+    actor: Actor
+
+
+class ActOutcome(BaseModel):
+    """The update's result: the project after the action and the history it added."""
+
+    project: ProjectState  # without history (it is in `entries` and the projection)
+    entries: list[HistoryEntry]
+
+
+class ProjectView(BaseModel):
+    project: ProjectState
+    allowed: dict[str, list[AllowedAction]]  # by role
+
+
+def workflow_id(code: str) -> str:
+    return f"project-{code}"
+
+
+@workflow.defn
+class ProjectWorkflow:
+    @workflow.init
+    def __init__(self, inp: ProjectWorkflowInput) -> None:
+        self._input = inp
+        self._state = inp.project
+        self._lifecycle = Lifecycle(self._state, inp.rules)
+        self._projected_seq = inp.projected_seq
+        self._run_year = business_today(self._now(), inp.rules).year
+        self._search_attributes: dict[str, Any] = {}
+
+    # --- the main loop ----------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: ProjectWorkflowInput) -> ProjectState:
+        while True:
+            self._lifecycle.advance_clock(self._now(), SYSTEM_ACTOR)
+            self._publish()
+            await self._project()
+            if self._state.state in PROJECT_FINAL_STATES:
+                break
+            if self._year_turned() or workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if self._state.seq == self._projected_seq:  # nothing new arrived meanwhile
+                    workflow.continue_as_new(self._next_input())
+                continue
+            wake_at = self._next_wake()
+            try:
+                await workflow.wait_condition(
+                    lambda: self._state.seq > self._projected_seq,
+                    timeout=wake_at - self._now(),
+                    timeout_summary=f"next fiscal event {wake_at.date().isoformat()}",
+                )
+            except TimeoutError:
+                pass  # a fiscal event is due: the loop applies it
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._project()
+        return self._state
+
+    def _now(self) -> datetime:
+        return workflow.now() + timedelta(seconds=self._input.clock_offset_seconds)
+
+    def _year_turned(self) -> bool:
+        return business_today(self._now(), self._input.rules).year > self._run_year
+
+    def _next_wake(self) -> datetime:
+        """The next fiscal event, or the next year's start (where this run hands over)."""
+        boundary = start_of_year(self._run_year + 1, self._input.rules)
+        event = self._lifecycle.next_clock_event(self._now())
+        return min(boundary, event) if event else boundary
+
+    def _next_input(self) -> ProjectWorkflowInput:
+        return self._input.model_copy(
+            update={"project": self._state, "projected_seq": self._projected_seq}
+        )
+
+    async def _project(self) -> None:
+        """Bring the SQL read model up to this state (idempotent, keyed by history seq)."""
+        if self._state.seq <= self._projected_seq:
+            return
+        seq = self._state.seq
+        new = [e for e in self._state.history if e.seq > self._projected_seq]
+        await workflow.execute_activity(
+            PROJECT_SNAPSHOT,
+            ProjectionInput(project=self._without_history(), entries=new),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+            summary=f"project {self._state.info.code} up to #{seq}",
+        )
+        self._projected_seq = max(self._projected_seq, seq)
+
+    def _without_history(self) -> ProjectState:
+        return self._state.model_copy(update={"history": []})
+
+    # --- what operators see -----------------------------------------------------------------
+
+    def _publish(self) -> None:
+        """Search attributes and current details, upserted only when they change."""
+        info = self._state.info
+        open_cycles = [c for c in self._state.cycles if c.state in CYCLE_OPEN_STATES]
+        warning = max(
+            (c.warning for c in open_cycles),
+            key=[WarningLevel.NONE, WarningLevel.YELLOW, WarningLevel.RED].index,
+            default=WarningLevel.NONE,
+        )
+        graded = [c for c in self._state.cycles if c.grade is not None]
+        grade = graded[-1].grade.value if graded and graded[-1].grade else ""
+        wanted: dict[str, Any] = {
+            sa.PROJECT_CODE.name: info.code,
+            sa.DEPARTMENT.name: info.department,
+            sa.BUDGET_TYPE.name: info.budget_type.value,
+            sa.LIFECYCLE_STATE.name: [self._state.state] + sorted({c.state for c in open_cycles}),
+            sa.FISCAL_YEAR.name: self._run_year,
+            sa.WARNING_LEVEL.name: warning.value,
+            sa.GRADE.name: grade,
+        }
+        if wanted != self._search_attributes:
+            workflow.upsert_search_attributes([
+                sa.PROJECT_CODE.value_set(info.code),
+                sa.DEPARTMENT.value_set(info.department),
+                sa.BUDGET_TYPE.value_set(info.budget_type.value),
+                sa.LIFECYCLE_STATE.value_set(wanted[sa.LIFECYCLE_STATE.name]),
+                sa.FISCAL_YEAR.value_set(self._run_year),
+                sa.WARNING_LEVEL.value_set(warning.value),
+                sa.GRADE.value_set(grade) if grade else sa.GRADE.value_unset(),
+            ])
+            self._search_attributes = wanted
+        lines = [
+            f"**{info.code}** {info.name} — {STATE_ZH[self._state.state]} ({self._state.state})",
+        ]
+        for c in self._state.cycles:
+            grade_text = f", grade {c.grade.value}" if c.grade else ""
+            lines.append(f"- {c.fiscal_year}: {c.state}, warning {c.warning.value}{grade_text}")
+        if self._state.state not in PROJECT_FINAL_STATES:
+            lines.append(f"\nNext fiscal event: {self._next_wake().date().isoformat()}")
+        if self._state.exit_proposed:
+            lines.append("\nProposed for exit (two poor years in a row)")
+        workflow.set_current_details("\n".join(lines))
+
+    # --- commands and questions -------------------------------------------------------------
+
+    @workflow.update
+    async def act(self, request: ActRequest) -> ActOutcome:
+        now = self._now()
+        before = self._state.seq
+        self._lifecycle.advance_clock(now, SYSTEM_ACTOR)
+        payload = PAYLOADS[request.action].model_validate(request.payload)
+        try:
+            self._lifecycle.execute(request.action, payload, actor=request.actor, now=now)
+        except ActionRejected as rejected:
+            raise ApplicationError(
+                str(rejected), rejected.rejection.model_dump(mode="json"), type=REJECTED,
+                non_retryable=True,
+            ) from None
+        self._lifecycle.advance_clock(now, SYSTEM_ACTOR)
+        self._publish()
+        return ActOutcome(
+            project=self._without_history(),
+            entries=[e for e in self._state.history if e.seq > before],
+        )
+
+    @act.validator
+    def _validate_act(self, request: ActRequest) -> None:
+        """Reject before anything is recorded: an unknown action, a bad body, an unmet guard."""
+        payload_type = PAYLOADS.get(request.action)
+        if payload_type is None or request.actor.role is Role.SYSTEM:
+            raise ApplicationError(f"unknown action {request.action!r}", type=BAD_PAYLOAD)
+        try:
+            payload = payload_type.model_validate(request.payload)
+        except ValueError as invalid:
+            raise ApplicationError(str(invalid), type=BAD_PAYLOAD, non_retryable=True) from None
+        now = self._now()
+        lifecycle = self._lifecycle
+        if lifecycle.due_clock_events(now):
+            # Judge the action as the handler will: after the due clock events, on a copy.
+            lifecycle = Lifecycle(self._state.model_copy(deep=True), self._input.rules)
+            lifecycle.advance_clock(now, SYSTEM_ACTOR)
+        rejection = lifecycle.evaluate(
+            request.action,
+            payload,
+            role=request.actor.role,
+            today=business_today(now, self._input.rules),
+        )
+        if rejection is not None:
+            raise ApplicationError(
+                ActionRejected(rejection).args[0], rejection.model_dump(mode="json"), type=REJECTED,
+                non_retryable=True,
+            )
+
+    @workflow.query
+    def snapshot(self) -> ProjectState:
+        return self._state
+
+    @workflow.query
+    def view(self) -> ProjectView:
+        today = business_today(self._now(), self._input.rules)
+        return ProjectView(
+            project=self._state,
+            allowed={
+                role.value: self._lifecycle.allowed_actions(role=role, today=today)
+                for role in (Role.DEPARTMENT, Role.FINANCE)
+            },
+        )
