@@ -78,6 +78,9 @@ class Scenario:
 async def start_project(
     env: WorkflowEnvironment, task_queue: str, code: str, **filing: Any
 ) -> Scenario:
+    if "start" not in filing:
+        filing["start"] = await next_year(env)
+        filing["end"] = filing["start"] + 2
     info = ProjectInfo(**f.filing(code, **filing), department="D1")
     state = ProjectState(
         info=info,
