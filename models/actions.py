@@ -154,4 +154,3 @@ PAYLOADS: dict[str, type[Payload]] = {
     "end_year": YearEnds,
     "complete": Complete,
 }
-

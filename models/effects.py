@@ -96,7 +96,8 @@ def _approve_budget(ctx: GuardContext, p: a.ApproveBudget, now: datetime) -> dic
 
 def _report_monitoring(ctx: GuardContext, p: a.ReportMonitoring, now: datetime) -> dict[str, Any]:
     cycle = ctx.cycle
-    assert cycle is not None and cycle.approved_amount is not None
+    assert cycle is not None
+    assert cycle.approved_amount is not None
     goal_pct = goal_achievement_pct(cycle.indicators, p.progress)
     judged = monitoring_warning(
         period_end=p.period_end,
@@ -127,7 +128,8 @@ def _submit_self_evaluation(
     ctx: GuardContext, p: a.SubmitSelfEvaluation, now: datetime
 ) -> dict[str, Any]:
     cycle = ctx.cycle
-    assert cycle is not None and cycle.approved_amount is not None
+    assert cycle is not None
+    assert cycle.approved_amount is not None
     report = score_self_evaluation(
         budget=BudgetFigures(available=cycle.approved_amount, executed=p.executed_amount),
         indicators=cycle.indicators,
@@ -143,7 +145,8 @@ def _submit_self_evaluation(
 
 def _review(ctx: GuardContext, p: a.ReviewSelfEvaluation, now: datetime) -> dict[str, Any]:
     cycle = ctx.cycle
-    assert cycle is not None and ctx.fiscal_year is not None
+    assert cycle is not None
+    assert ctx.fiscal_year is not None
     score = final_score(cycle, p)
     assert score is not None
     grade = grade_for(score, ctx.rules.scoring)
@@ -179,7 +182,8 @@ def _review(ctx: GuardContext, p: a.ReviewSelfEvaluation, now: datetime) -> dict
 def _submit_rectification(
     ctx: GuardContext, p: a.SubmitRectification, now: datetime
 ) -> dict[str, Any]:
-    assert ctx.cycle is not None and ctx.cycle.rectification is not None
+    assert ctx.cycle is not None
+    assert ctx.cycle.rectification is not None
     ctx.cycle.rectification.report = p.report
     ctx.cycle.rectification.submitted_at = now
     return {}
@@ -188,7 +192,8 @@ def _submit_rectification(
 def _accept_rectification(
     ctx: GuardContext, p: a.AcceptRectification, now: datetime
 ) -> dict[str, Any]:
-    assert ctx.cycle is not None and ctx.cycle.rectification is not None
+    assert ctx.cycle is not None
+    assert ctx.cycle.rectification is not None
     ctx.cycle.rectification.accepted_at = now
     return {}
 
@@ -196,7 +201,8 @@ def _accept_rectification(
 def _reject_rectification(
     ctx: GuardContext, p: a.RejectRectification, now: datetime
 ) -> dict[str, Any]:
-    assert ctx.cycle is not None and ctx.cycle.rectification is not None
+    assert ctx.cycle is not None
+    assert ctx.cycle.rectification is not None
     ctx.cycle.rectification.rejections += 1
     return {}
 
@@ -223,5 +229,6 @@ EFFECTS: dict[str, Effect] = {
 def apply_effects(action: str, ctx: GuardContext, now: datetime) -> dict[str, Any]:
     """Record what `action` did; return the history detail (the payload plus what was computed)."""
     assert ctx.payload is not None
-    computed = EFFECTS.get(action, _nothing)(ctx, ctx.payload, now)
+    effect: Effect = EFFECTS.get(action, _nothing)
+    computed = effect(ctx, ctx.payload, now)
     return {**ctx.payload.model_dump(mode="json", exclude={"fiscal_year"}), **computed}

@@ -46,11 +46,13 @@ class Rejection(BaseModel):
     unmet: list[Unmet]
 
 
-class ActionRejected(Exception):
+class ActionRejected(Exception):  # noqa: N818  (a domain outcome, not an error of the program)
     """The action is not possible now; `rejection` lists everything that is missing."""
 
     def __init__(self, rejection: Rejection) -> None:
-        super().__init__(f"{rejection.action} rejected: " + "; ".join(u.message for u in rejection.unmet))
+        super().__init__(
+            f"{rejection.action} rejected: " + "; ".join(u.message for u in rejection.unmet)
+        )
         self.rejection = rejection
 
 
@@ -155,7 +157,9 @@ class Lifecycle:
 
     # --- asking ---------------------------------------------------------------------------
 
-    def _target(self, action: ActionDef, payload: a.Payload | None, fiscal_year: int | None) -> _Target:
+    def _target(
+        self, action: ActionDef, payload: a.Payload | None, fiscal_year: int | None
+    ) -> _Target:
         if action.level is Level.PROJECT:
             return _Target(Level.PROJECT, self.project.state, None, None)
         year = payload.fiscal_year if isinstance(payload, a.YearPayload) else fiscal_year
@@ -195,11 +199,13 @@ class Lifecycle:
         )
         unmet: list[Unmet] = []
         if role is not None and role is not definition.role:
-            unmet.append(Unmet(
-                guard="role",
-                message=f"only {definition.role.value} may {action}",
-                message_zh=f"仅{definition.role.value}角色可执行此操作",
-            ))
+            unmet.append(
+                Unmet(
+                    guard="role",
+                    message=f"only {definition.role.value} may {action}",
+                    message_zh=f"仅{definition.role.value}角色可执行此操作",
+                )
+            )
         chosen = self._possible_transition(definition, target, ctx)
         if chosen is None:
             needed = " or ".join(definition.sources)
@@ -210,11 +216,13 @@ class Lifecycle:
                 if target.state
                 else f"fiscal year {target.fiscal_year} has no goals yet"
             )
-            unmet.append(Unmet(
-                guard="state",
-                message=f"{action} needs state {needed}; {where}",
-                message_zh=f"当前状态不允许此操作（需要：{needed}）",
-            ))
+            unmet.append(
+                Unmet(
+                    guard="state",
+                    message=f"{action} needs state {needed}; {where}",
+                    message_zh=f"当前状态不允许此操作（需要：{needed}）",
+                )
+            )
             guard_names = definition.guards
         else:
             guard_names = chosen.guards
@@ -268,9 +276,11 @@ class Lifecycle:
             years = {c.fiscal_year for c in self.project.cycles}
             if name == "submit_goals":
                 years |= {today.year, today.year + 1}
-            for year in sorted(years):
-                if self.evaluate(name, None, role=role, today=today, fiscal_year=year) is None:
-                    allowed.append(AllowedAction(action=name, fiscal_year=year))
+            allowed.extend(
+                AllowedAction(action=name, fiscal_year=year)
+                for year in sorted(years)
+                if self.evaluate(name, None, role=role, today=today, fiscal_year=year) is None
+            )
         return allowed
 
     # --- doing ----------------------------------------------------------------------------
@@ -288,7 +298,8 @@ class Lifecycle:
         if definition.level is Level.PROJECT:
             proxy = self._project_proxy
         else:
-            assert target.cycle is not None and target.fiscal_year is not None
+            assert target.cycle is not None
+            assert target.fiscal_year is not None
             if target.fiscal_year not in self._cycle_proxies:
                 self.project.cycles.append(target.cycle)
                 self.project.cycles.sort(key=lambda c: c.fiscal_year)
@@ -303,7 +314,8 @@ class Lifecycle:
             rules=self.rules,
         )
         before = proxy.state
-        if not getattr(proxy, "trigger")(action, ctx=ctx):
+        fire: Callable[..., bool] = proxy.trigger  # type: ignore[attr-defined]  # set by Machine
+        if not fire(action, ctx=ctx):
             # evaluate() and the machine read the same guards; disagreeing is a bug, not a user error.
             raise RuntimeError(f"machine refused {action} from {before} after validation passed")
         detail = apply_effects(action, ctx, now)
@@ -339,18 +351,15 @@ class Lifecycle:
         """Apply every due clock event (repeatedly: a year's end may make completion due)."""
         entries: list[HistoryEntry] = []
         while due := self.due_clock_events(now):
-            for action, payload in due:
-                entries.append(self.execute(action, payload, actor=actor, now=now))
+            entries.extend(
+                self.execute(action, payload, actor=actor, now=now) for action, payload in due
+            )
         return entries
 
     def next_clock_event(self, now: datetime) -> datetime | None:
         """When the clock next moves this project by itself (local midnight of a 1 January)."""
         today = business_today(now, self.rules)
-        years = [
-            c.fiscal_year + 1
-            for c in self.project.cycles
-            if c.state == "executing"
-        ] + [
+        years = [c.fiscal_year + 1 for c in self.project.cycles if c.state == "executing"] + [
             c.fiscal_year
             for c in self.project.cycles
             if c.state == "budget_approved" and c.fiscal_year > today.year

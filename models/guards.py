@@ -61,7 +61,9 @@ def _assessment_open(ctx: GuardContext) -> str | None:
 
 
 def _assessment_submitted(ctx: GuardContext) -> str | None:
-    return None if ctx.project.assessment is not None else "no ex-ante assessment has been submitted"
+    return (
+        None if ctx.project.assessment is not None else "no ex-ante assessment has been submitted"
+    )
 
 
 def _assessment_passed(ctx: GuardContext) -> str | None:
@@ -91,13 +93,17 @@ def _project_active(ctx: GuardContext) -> str | None:
 def _last_year_results_applied(ctx: GuardContext) -> str | None:
     last = ctx.project.cycle(ctx.project.info.end_year)
     if last is None or last.state != "results_applied":
-        return f"the results of the last fiscal year {ctx.project.info.end_year} are not applied yet"
+        return (
+            f"the results of the last fiscal year {ctx.project.info.end_year} are not applied yet"
+        )
     return None
 
 
 def _no_open_rectification(ctx: GuardContext) -> str | None:
     open_years = [
-        c.fiscal_year for c in ctx.project.cycles if c.state in ("rectifying", "rectification_submitted")
+        c.fiscal_year
+        for c in ctx.project.cycles
+        if c.state in ("rectifying", "rectification_submitted")
     ]
     if open_years:
         return f"rectification is still open for fiscal year(s) {', '.join(map(str, open_years))}"
@@ -115,7 +121,9 @@ def _year_in_span(ctx: GuardContext) -> str | None:
     if year < ctx.today.year:
         return f"fiscal year {year} is already over"
     if year > ctx.today.year + 1:
-        return f"goals for {year} are prepared from {year - 1} on (budget year N is prepared in N−1)"
+        return (
+            f"goals for {year} are prepared from {year - 1} on (budget year N is prepared in N−1)"
+        )
     return None
 
 
@@ -206,12 +214,18 @@ def _within_total_amount(ctx: GuardContext) -> str | None:
 
 def _year_started(ctx: GuardContext) -> str | None:
     assert ctx.fiscal_year is not None
-    return None if ctx.today.year >= ctx.fiscal_year else f"fiscal year {ctx.fiscal_year} has not begun"
+    return (
+        None
+        if ctx.today.year >= ctx.fiscal_year
+        else f"fiscal year {ctx.fiscal_year} has not begun"
+    )
 
 
 def _year_over(ctx: GuardContext) -> str | None:
     assert ctx.fiscal_year is not None
-    return None if ctx.today.year > ctx.fiscal_year else f"fiscal year {ctx.fiscal_year} has not ended"
+    return (
+        None if ctx.today.year > ctx.fiscal_year else f"fiscal year {ctx.fiscal_year} has not ended"
+    )
 
 
 def _period_in_year(ctx: GuardContext) -> str | None:
@@ -295,59 +309,150 @@ def _rectification_submitted(ctx: GuardContext) -> str | None:
     return f"no rectification report for fiscal year {ctx.fiscal_year} is waiting for review"
 
 
-
 GUARDS: dict[str, Guard] = {
     g.name: g
     for g in (
         Guard("is_major", "the project is major", "重大项目", _is_major),
-        Guard("assessment_open", "the assessment is still open", "事前评估尚未批复",
-              _assessment_open),
-        Guard("assessment_submitted", "an ex-ante assessment has been submitted",
-              "已提交事前绩效评估", _assessment_submitted),
-        Guard("assessment_passed", "a major project needs a passed ex-ante assessment",
-              "重大项目须通过事前绩效评估", _assessment_passed),
-        Guard("project_open", "the project is active or suspended", "项目须处于实施或暂停拨款状态",
-              _project_open),
-        Guard("project_active", "the project is active (funding not suspended)",
-              "项目须处于实施状态（未暂停拨款）", _project_active),
-        Guard("last_year_results_applied", "the last year's results are applied",
-              "最后年度评价结果已应用", _last_year_results_applied),
-        Guard("no_open_rectification", "no rectification is open", "无未完成的整改",
-              _no_open_rectification),
-        Guard("year_in_span", "the fiscal year is within the project and open for planning",
-              "预算年度须在项目周期内且可编制", _year_in_span),
-        Guard("goals_well_formed", "goals have output and effect indicators, numeric targets, "
-              "positive weights and unique codes",
-              "绩效目标须包含产出和效益指标、定量指标有数值目标、权重为正、编码唯一",
-              _goals_well_formed, needs_payload=True),
-        Guard("request_within_total", "the request is within the project's total amount",
-              "申请金额不得超过项目总额", _request_within_total, needs_payload=True),
-        Guard("goals_submitted", "goals are submitted for that year", "该年度绩效目标已提交",
-              _goals_submitted),
-        Guard("goals_approved", "goals are approved for that year (no budget without goals)",
-              "该年度绩效目标已批复（无目标不得批复预算）", _goals_approved),
-        Guard("amount_within_request", "the amount is within the approvable request",
-              "批复金额不得超过可批复的申请额", _amount_within_request, needs_payload=True),
-        Guard("within_total_amount", "total approvals stay within the project's total amount",
-              "累计批复不得超过项目总额", _within_total_amount, needs_payload=True),
+        Guard(
+            "assessment_open", "the assessment is still open", "事前评估尚未批复", _assessment_open
+        ),
+        Guard(
+            "assessment_submitted",
+            "an ex-ante assessment has been submitted",
+            "已提交事前绩效评估",
+            _assessment_submitted,
+        ),
+        Guard(
+            "assessment_passed",
+            "a major project needs a passed ex-ante assessment",
+            "重大项目须通过事前绩效评估",
+            _assessment_passed,
+        ),
+        Guard(
+            "project_open",
+            "the project is active or suspended",
+            "项目须处于实施或暂停拨款状态",
+            _project_open,
+        ),
+        Guard(
+            "project_active",
+            "the project is active (funding not suspended)",
+            "项目须处于实施状态（未暂停拨款）",
+            _project_active,
+        ),
+        Guard(
+            "last_year_results_applied",
+            "the last year's results are applied",
+            "最后年度评价结果已应用",
+            _last_year_results_applied,
+        ),
+        Guard(
+            "no_open_rectification",
+            "no rectification is open",
+            "无未完成的整改",
+            _no_open_rectification,
+        ),
+        Guard(
+            "year_in_span",
+            "the fiscal year is within the project and open for planning",
+            "预算年度须在项目周期内且可编制",
+            _year_in_span,
+        ),
+        Guard(
+            "goals_well_formed",
+            "goals have output and effect indicators, numeric targets, "
+            "positive weights and unique codes",
+            "绩效目标须包含产出和效益指标、定量指标有数值目标、权重为正、编码唯一",
+            _goals_well_formed,
+            needs_payload=True,
+        ),
+        Guard(
+            "request_within_total",
+            "the request is within the project's total amount",
+            "申请金额不得超过项目总额",
+            _request_within_total,
+            needs_payload=True,
+        ),
+        Guard(
+            "goals_submitted",
+            "goals are submitted for that year",
+            "该年度绩效目标已提交",
+            _goals_submitted,
+        ),
+        Guard(
+            "goals_approved",
+            "goals are approved for that year (no budget without goals)",
+            "该年度绩效目标已批复（无目标不得批复预算）",
+            _goals_approved,
+        ),
+        Guard(
+            "amount_within_request",
+            "the amount is within the approvable request",
+            "批复金额不得超过可批复的申请额",
+            _amount_within_request,
+            needs_payload=True,
+        ),
+        Guard(
+            "within_total_amount",
+            "total approvals stay within the project's total amount",
+            "累计批复不得超过项目总额",
+            _within_total_amount,
+            needs_payload=True,
+        ),
         Guard("year_started", "the fiscal year has begun", "预算年度已开始", _year_started),
         Guard("year_over", "the fiscal year has ended", "预算年度已结束", _year_over),
-        Guard("period_in_year", "the monitoring period lies in the fiscal year and in the past",
-              "监控期间须在该预算年度内且已结束", _period_in_year, needs_payload=True),
-        Guard("executed_within_approved", "executed spending is within the approved budget",
-              "执行金额不得超过批复预算", _executed_within_approved, needs_payload=True),
-        Guard("progress_codes_known", "progress names only the year's indicators",
-              "监控进度须对应本年度指标", _progress_codes_known, needs_payload=True),
+        Guard(
+            "period_in_year",
+            "the monitoring period lies in the fiscal year and in the past",
+            "监控期间须在该预算年度内且已结束",
+            _period_in_year,
+            needs_payload=True,
+        ),
+        Guard(
+            "executed_within_approved",
+            "executed spending is within the approved budget",
+            "执行金额不得超过批复预算",
+            _executed_within_approved,
+            needs_payload=True,
+        ),
+        Guard(
+            "progress_codes_known",
+            "progress names only the year's indicators",
+            "监控进度须对应本年度指标",
+            _progress_codes_known,
+            needs_payload=True,
+        ),
         Guard("year_closed", "the fiscal year is closed", "预算年度已结束", _year_closed),
-        Guard("results_complete", "a result for every indicator, and only for them",
-              "须逐项填报全部指标的完成情况", _results_complete, needs_payload=True),
-        Guard("self_evaluation_submitted", "a self-evaluation has been submitted",
-              "已提交绩效自评", _self_evaluation_submitted),
-        Guard("needs_rectification", "the grade is fair or poor", "评价等级为中或差",
-              _needs_rectification),
-        Guard("rectification_ordered", "rectification is ordered", "已下达整改要求",
-              _rectification_ordered),
-        Guard("rectification_submitted", "a rectification report is waiting for review",
-              "整改报告待审核", _rectification_submitted),
+        Guard(
+            "results_complete",
+            "a result for every indicator, and only for them",
+            "须逐项填报全部指标的完成情况",
+            _results_complete,
+            needs_payload=True,
+        ),
+        Guard(
+            "self_evaluation_submitted",
+            "a self-evaluation has been submitted",
+            "已提交绩效自评",
+            _self_evaluation_submitted,
+        ),
+        Guard(
+            "needs_rectification",
+            "the grade is fair or poor",
+            "评价等级为中或差",
+            _needs_rectification,
+        ),
+        Guard(
+            "rectification_ordered",
+            "rectification is ordered",
+            "已下达整改要求",
+            _rectification_ordered,
+        ),
+        Guard(
+            "rectification_submitted",
+            "a rectification report is waiting for review",
+            "整改报告待审核",
+            _rectification_submitted,
+        ),
     )
 }

@@ -31,7 +31,9 @@ class Indicator(BaseModel):
     def _level2_belongs_to_level1(self) -> Self:
         if self.level2 not in LEVEL2_UNDER[self.level1]:
             allowed = ", ".join(sorted(LEVEL2_UNDER[self.level1]))
-            raise ValueError(f"level2 '{self.level2}' is not under '{self.level1}' (allowed: {allowed})")
+            raise ValueError(
+                f"level2 '{self.level2}' is not under '{self.level1}' (allowed: {allowed})"
+            )
         return self
 
     @property

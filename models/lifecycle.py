@@ -128,79 +128,184 @@ ACTIONS: dict[str, ActionDef] = {
     a.name: a
     for a in (
         # --- the project as a whole -------------------------------------------------------
-        ActionDef("submit", _P, _DEPT, "提交项目", (
-            _t("filed", "under_assessment", when="is_major"),
-            _t("filed", "active", unless="is_major"),
-        )),
-        ActionDef("submit_assessment", _P, _DEPT, "提交事前绩效评估", (
-            _t("under_assessment", "under_assessment", "assessment_open"),
-        )),
-        ActionDef("approve_assessment", _P, _FIN, "通过事前绩效评估", (
-            _t("under_assessment", "active", "assessment_submitted", "assessment_passed"),
-        )),
-        ActionDef("reject_assessment", _P, _FIN, "退回事前绩效评估", (
-            _t("under_assessment", "under_assessment", "assessment_submitted"),
-        )),
-        ActionDef("suspend_funding", _P, _FIN, "暂停拨款", (
-            _t("active", "suspended"),
-        )),
-        ActionDef("resume_funding", _P, _FIN, "恢复拨款", (
-            _t("suspended", "active"),
-        )),
-        ActionDef("exit", _P, _FIN, "清理退出", (
-            _t(_OPEN_PROJECT, "exited"),
-        )),
-        ActionDef("complete", _P, _SYS, "项目完成", (
-            _t("active", "completed", "last_year_results_applied", "no_open_rectification"),
-        )),
+        ActionDef(
+            "submit",
+            _P,
+            _DEPT,
+            "提交项目",
+            (
+                _t("filed", "under_assessment", when="is_major"),
+                _t("filed", "active", unless="is_major"),
+            ),
+        ),
+        ActionDef(
+            "submit_assessment",
+            _P,
+            _DEPT,
+            "提交事前绩效评估",
+            (_t("under_assessment", "under_assessment", "assessment_open"),),
+        ),
+        ActionDef(
+            "approve_assessment",
+            _P,
+            _FIN,
+            "通过事前绩效评估",
+            (_t("under_assessment", "active", "assessment_submitted", "assessment_passed"),),
+        ),
+        ActionDef(
+            "reject_assessment",
+            _P,
+            _FIN,
+            "退回事前绩效评估",
+            (_t("under_assessment", "under_assessment", "assessment_submitted"),),
+        ),
+        ActionDef("suspend_funding", _P, _FIN, "暂停拨款", (_t("active", "suspended"),)),
+        ActionDef("resume_funding", _P, _FIN, "恢复拨款", (_t("suspended", "active"),)),
+        ActionDef("exit", _P, _FIN, "清理退出", (_t(_OPEN_PROJECT, "exited"),)),
+        ActionDef(
+            "complete",
+            _P,
+            _SYS,
+            "项目完成",
+            (_t("active", "completed", "last_year_results_applied", "no_open_rectification"),),
+        ),
         # --- one fiscal year ----------------------------------------------------------------
-        ActionDef("submit_goals", _C, _DEPT, "申报绩效目标", (
-            _t("goals_drafted", "goals_submitted", "project_open", "year_in_span",
-               "goals_well_formed", "request_within_total"),
-        )),
-        ActionDef("approve_goals", _C, _FIN, "批复绩效目标", (
-            _t("goals_submitted", "goals_approved", "project_open", "goals_submitted",
-               "goals_well_formed"),
-        )),
-        ActionDef("return_goals", _C, _FIN, "退回绩效目标", (
-            _t("goals_submitted", "goals_drafted", "goals_submitted"),
-        )),
-        ActionDef("approve_budget", _C, _FIN, "批复预算", (
-            _t("goals_approved", "budget_approved", "project_active", "goals_approved",
-               "assessment_passed", "amount_within_request", "within_total_amount"),
-        )),
-        ActionDef("start_year", _C, _SYS, "预算年度开始", (
-            _t("budget_approved", "executing", "year_started"),
-        )),
-        ActionDef("report_monitoring", _C, _DEPT, "报送绩效监控", (
-            _t("executing", "executing", "project_open", "period_in_year",
-               "executed_within_approved", "progress_codes_known"),
-        )),
-        ActionDef("close_year", _C, _FIN, "提前结束年度", (
-            _t("executing", "closed"),
-        )),
-        ActionDef("end_year", _C, _SYS, "年度结束", (
-            _t("executing", "closed", "year_over"),
-        )),
-        ActionDef("submit_self_evaluation", _C, _DEPT, "提交绩效自评", (
-            _t("closed", "self_evaluated", "year_closed", "results_complete",
-               "executed_within_approved"),
-        )),
-        ActionDef("review_self_evaluation", _C, _FIN, "审核绩效自评", (
-            _t("self_evaluated", "rectifying", "self_evaluation_submitted",
-               when="needs_rectification"),
-            _t("self_evaluated", "results_applied", "self_evaluation_submitted",
-               unless="needs_rectification"),
-        )),
-        ActionDef("submit_rectification", _C, _DEPT, "提交整改报告", (
-            _t("rectifying", "rectification_submitted", "rectification_ordered"),
-        )),
-        ActionDef("accept_rectification", _C, _FIN, "整改验收通过", (
-            _t("rectification_submitted", "results_applied", "rectification_submitted"),
-        )),
-        ActionDef("reject_rectification", _C, _FIN, "整改验收不通过", (
-            _t("rectification_submitted", "rectifying", "rectification_submitted"),
-        )),
+        ActionDef(
+            "submit_goals",
+            _C,
+            _DEPT,
+            "申报绩效目标",
+            (
+                _t(
+                    "goals_drafted",
+                    "goals_submitted",
+                    "project_open",
+                    "year_in_span",
+                    "goals_well_formed",
+                    "request_within_total",
+                ),
+            ),
+        ),
+        ActionDef(
+            "approve_goals",
+            _C,
+            _FIN,
+            "批复绩效目标",
+            (
+                _t(
+                    "goals_submitted",
+                    "goals_approved",
+                    "project_open",
+                    "goals_submitted",
+                    "goals_well_formed",
+                ),
+            ),
+        ),
+        ActionDef(
+            "return_goals",
+            _C,
+            _FIN,
+            "退回绩效目标",
+            (_t("goals_submitted", "goals_drafted", "goals_submitted"),),
+        ),
+        ActionDef(
+            "approve_budget",
+            _C,
+            _FIN,
+            "批复预算",
+            (
+                _t(
+                    "goals_approved",
+                    "budget_approved",
+                    "project_active",
+                    "goals_approved",
+                    "assessment_passed",
+                    "amount_within_request",
+                    "within_total_amount",
+                ),
+            ),
+        ),
+        ActionDef(
+            "start_year",
+            _C,
+            _SYS,
+            "预算年度开始",
+            (_t("budget_approved", "executing", "year_started"),),
+        ),
+        ActionDef(
+            "report_monitoring",
+            _C,
+            _DEPT,
+            "报送绩效监控",
+            (
+                _t(
+                    "executing",
+                    "executing",
+                    "project_open",
+                    "period_in_year",
+                    "executed_within_approved",
+                    "progress_codes_known",
+                ),
+            ),
+        ),
+        ActionDef("close_year", _C, _FIN, "提前结束年度", (_t("executing", "closed"),)),
+        ActionDef("end_year", _C, _SYS, "年度结束", (_t("executing", "closed", "year_over"),)),
+        ActionDef(
+            "submit_self_evaluation",
+            _C,
+            _DEPT,
+            "提交绩效自评",
+            (
+                _t(
+                    "closed",
+                    "self_evaluated",
+                    "year_closed",
+                    "results_complete",
+                    "executed_within_approved",
+                ),
+            ),
+        ),
+        ActionDef(
+            "review_self_evaluation",
+            _C,
+            _FIN,
+            "审核绩效自评",
+            (
+                _t(
+                    "self_evaluated",
+                    "rectifying",
+                    "self_evaluation_submitted",
+                    when="needs_rectification",
+                ),
+                _t(
+                    "self_evaluated",
+                    "results_applied",
+                    "self_evaluation_submitted",
+                    unless="needs_rectification",
+                ),
+            ),
+        ),
+        ActionDef(
+            "submit_rectification",
+            _C,
+            _DEPT,
+            "提交整改报告",
+            (_t("rectifying", "rectification_submitted", "rectification_ordered"),),
+        ),
+        ActionDef(
+            "accept_rectification",
+            _C,
+            _FIN,
+            "整改验收通过",
+            (_t("rectification_submitted", "results_applied", "rectification_submitted"),),
+        ),
+        ActionDef(
+            "reject_rectification",
+            _C,
+            _FIN,
+            "整改验收不通过",
+            (_t("rectification_submitted", "rectifying", "rectification_submitted"),),
+        ),
     )
 }
 

@@ -66,7 +66,8 @@ def apply_grade(
         cut_applies_to=applies_to,
         public_notice=notice,
         rectification=needs_rectification(grade),
-        propose_exit=grade is Grade.POOR and _poor_streak(project, fiscal_year) >= rules.poor_years_to_exit,
+        propose_exit=grade is Grade.POOR
+        and _poor_streak(project, fiscal_year) >= rules.poor_years_to_exit,
     )
 
 

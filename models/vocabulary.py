@@ -48,9 +48,7 @@ class Level2(StrEnum):
 
 
 LEVEL2_UNDER: dict[Level1, frozenset[Level2]] = {
-    Level1.OUTPUT: frozenset(
-        {Level2.QUANTITY, Level2.QUALITY, Level2.TIMELINESS, Level2.COST}
-    ),
+    Level1.OUTPUT: frozenset({Level2.QUANTITY, Level2.QUALITY, Level2.TIMELINESS, Level2.COST}),
     Level1.EFFECT: frozenset(
         {Level2.ECONOMIC, Level2.SOCIAL, Level2.ECOLOGICAL, Level2.SUSTAINABILITY}
     ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -60,12 +61,12 @@ def _apply(
     session: Session, *, project: ProjectState, seq: int, entries: Sequence[HistoryEntry]
 ) -> bool:
     info = project.info
-    row = session.exec(
+    row = session.execute(
         select(ProjectRow).where(col(ProjectRow.code) == info.code).with_for_update()
     ).scalar_one_or_none()
     moved = row is None or row.seq < seq
     if moved:
-        values = {
+        values: dict[str, Any] = {
             "name": info.name,
             "kind": info.kind.value,
             "budget_type": info.budget_type.value,
@@ -128,5 +129,7 @@ def _insert_history(session: Session, code: str, entries: Sequence[HistoryEntry]
     ]
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(HistoryRow).values(rows).on_conflict_do_nothing(index_elements=["code", "seq"])
+    statement = (
+        insert(HistoryRow).values(rows).on_conflict_do_nothing(index_elements=["code", "seq"])
+    )
     session.execute(statement)

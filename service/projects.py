@@ -12,12 +12,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, PlainSerializer, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
 from sqlalchemy import func, select
 from sqlmodel import Session, col
-from temporalio.api.enums.v1 import WorkflowIdConflictPolicy, WorkflowIdReusePolicy
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import TypedSearchAttributes
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -29,7 +33,7 @@ from models.rules import Rules
 from models.tables import CycleRow, Department, HistoryRow, ProjectRow
 from models.vocabulary import Role
 from service.auth import Principal
-from service.problems import Problem
+from service.problems import Problem, validation_errors
 from service.projection import apply_snapshot
 from workflows import search_attributes as sa
 from workflows.project import (
@@ -106,11 +110,11 @@ class HistoryView(BaseModel):
     role: str
     action: str
     fiscal_year: int | None
-    from_: str
+    from_: str = Field(alias="from")  # `from` is a Python keyword
     to: str
     detail: dict[str, Any]
 
-    model_config = {"populate_by_name": True}
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
 
 def domain_rules() -> Rules:
@@ -208,10 +212,10 @@ def list_projects(
     if department is not None:
         query = query.where(col(ProjectRow.department) == department)
     if state is not None:
-        in_cycle = select(CycleRow.code).where(col(CycleRow.state) == state)
+        in_cycle = select(col(CycleRow.code)).where(col(CycleRow.state) == state)
         query = query.where((col(ProjectRow.state) == state) | col(ProjectRow.code).in_(in_cycle))
     if fiscal_year is not None:
-        year = select(CycleRow.code).where(col(CycleRow.fiscal_year) == fiscal_year)
+        year = select(col(CycleRow.code)).where(col(CycleRow.fiscal_year) == fiscal_year)
         if grade is not None:
             year = year.where(col(CycleRow.grade) == grade)
         if warning is not None:
@@ -263,10 +267,7 @@ async def file_project(
     filing: ProjectFiling,
 ) -> ProjectDetail:
     """Start the project's workflow and project its first state; 409 if the code is taken."""
-    if principal.department is None or session.get(Department, principal.department) is None:
-        raise Problem(status=409, title="No department", detail="the filing user has no department")
-    if session.get(ProjectRow, filing.code) is not None:
-        raise _code_taken(filing.code)
+    await asyncio.to_thread(_check_filing, session, principal, filing)
     now = datetime.now(UTC)
     info = ProjectInfo(**filing.model_dump(), department=principal.department)
     state = ProjectState(
@@ -291,30 +292,40 @@ async def file_project(
             ProjectWorkflowInput(project=state, rules=domain_rules()),
             id=workflow_id(info.code),
             task_queue=task_queue,
-            id_reuse_policy=WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             static_summary=f"{info.code} {info.name}",
             static_details=(
                 f"Department {info.department}; {info.kind.value}, {info.budget_type.value}; "
                 f"{info.start_year}–{info.end_year}; owner {info.owner}"
             ),
-            search_attributes=TypedSearchAttributes([
-                sa.PROJECT_CODE.value_set(info.code),
-                sa.DEPARTMENT.value_set(info.department),
-                sa.BUDGET_TYPE.value_set(info.budget_type.value),
-                sa.LIFECYCLE_STATE.value_set(["filed"]),
-            ]),
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.PROJECT_CODE, info.code),
+                    SearchAttributePair(sa.DEPARTMENT, info.department),
+                    SearchAttributePair(sa.BUDGET_TYPE, info.budget_type.value),
+                    SearchAttributePair(sa.LIFECYCLE_STATE, ["filed"]),
+                ]
+            ),
         )
     except WorkflowAlreadyStartedError:
         raise _code_taken(info.code) from None
-    apply_snapshot(session, project=state, seq=1, entries=state.history)
-    row = session.get(ProjectRow, info.code)
-    assert row is not None
-    return project_detail(row, principal, now=now)
+    return await asyncio.to_thread(
+        _write_through, session, ActOutcome(project=state, entries=state.history), principal
+    )
+
+
+def _check_filing(session: Session, principal: Principal, filing: ProjectFiling) -> None:
+    if principal.department is None or session.get(Department, principal.department) is None:
+        raise Problem(status=409, title="No department", detail="the filing user has no department")
+    if session.get(ProjectRow, filing.code) is not None:
+        raise _code_taken(filing.code)
 
 
 def _code_taken(code: str) -> Problem:
-    return Problem(status=409, title="Project code taken", detail=f"project {code!r} already exists")
+    return Problem(
+        status=409, title="Project code taken", detail=f"project {code!r} already exists"
+    )
 
 
 # --- acting -----------------------------------------------------------------------------------
@@ -335,10 +346,9 @@ def parse_payload(action: str, body: Any) -> Any:
             status=422,
             title="Invalid request body",
             detail=f"the body of {action} is not valid",
-            errors=[
-                {"field": ".".join(["body", *map(str, e["loc"])]), "reason": e["msg"]}
-                for e in invalid.errors(include_input=False)
-            ],
+            errors=validation_errors(
+                [{**e, "loc": ("body", *e["loc"])} for e in invalid.errors(include_input=False)]
+            ),
         ) from None
 
 
@@ -353,7 +363,7 @@ async def take_action(
     idempotency_key: str | None,
 ) -> ProjectDetail:
     """Ask the project's workflow to take `action`; 409 with every unmet guard if it may not."""
-    row = visible_row(session=session, principal=principal, code=code)
+    row = await asyncio.to_thread(visible_row, session=session, principal=principal, code=code)
     payload = parse_payload(action, body)
     required = ACTIONS[action].role
     if principal.role is not required:
@@ -376,7 +386,6 @@ async def take_action(
                 ProjectWorkflow.act,
                 request,
                 id=idempotency_key or str(uuid.uuid4()),
-                result_type=ActOutcome,
             ),
             timeout=UPDATE_TIMEOUT_SECONDS,
         )
@@ -393,13 +402,24 @@ async def take_action(
             title="Outcome unknown",
             detail="the project did not answer in time; retry with the same Idempotency-Key",
         ) from None
+    return await asyncio.to_thread(_write_through, session, outcome, principal)
+
+
+def _write_through(session: Session, outcome: ActOutcome, principal: Principal) -> ProjectDetail:
+    """Project the update's result at once, so the caller reads its own write.
+
+    The workflow's projection activity writes the same snapshot too (idempotently); this only
+    makes the read model current before the response instead of a moment after it.
+    """
+    code = outcome.project.info.code
     if outcome.entries:
         apply_snapshot(
             session, project=outcome.project, seq=outcome.entries[-1].seq, entries=outcome.entries
         )
     session.expire_all()
     fresh = session.get(ProjectRow, code)
-    assert fresh is not None
+    if fresh is None:  # the row was just written; only a concurrent delete could remove it
+        raise _not_found(code)
     return project_detail(fresh, principal, now=datetime.now(UTC))
 
 

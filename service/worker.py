@@ -20,7 +20,15 @@ WORKFLOWS: Sequence[type] = (ProjectWorkflow,)
 
 # Pure modules the sandbox may share with the worker instead of re-importing per run:
 # pytransitions (its Machine is built per run, never shared), pydantic, and our models.
-PASSTHROUGH = ("transitions", "pydantic", "pydantic_core", "models", "activities", "sqlalchemy", "sqlmodel")
+PASSTHROUGH = (
+    "transitions",
+    "pydantic",
+    "pydantic_core",
+    "models",
+    "activities",
+    "sqlalchemy",
+    "sqlmodel",
+)
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:

@@ -26,8 +26,14 @@ GRADE_SCORE: dict[Grade, Decimal] = {
 }
 
 
-def filing(code: str = "P001", *, major: bool = False, start: int = 2027, end: int = 2029,
-           total: int = 10_000_000) -> dict[str, Any]:
+def filing(
+    code: str = "P001",
+    *,
+    major: bool = False,
+    start: int = 2027,
+    end: int = 2029,
+    total: int = 10_000_000,
+) -> dict[str, Any]:
     return {
         "code": code,
         "name": f"项目 {code}",
@@ -43,10 +49,26 @@ def filing(code: str = "P001", *, major: bool = False, start: int = 2027, end: i
 
 def indicators() -> list[dict[str, Any]]:
     return [
-        {"code": "O1", "level1": "output", "level2": "quantity", "name": "改造道路里程",
-         "operator": ">=", "target": 100, "unit": "km", "weight": 1},
-        {"code": "E1", "level1": "effect", "level2": "social", "name": "通行时间缩短",
-         "operator": ">=", "target": 100, "unit": "%", "weight": 1},
+        {
+            "code": "O1",
+            "level1": "output",
+            "level2": "quantity",
+            "name": "改造道路里程",
+            "operator": ">=",
+            "target": 100,
+            "unit": "km",
+            "weight": 1,
+        },
+        {
+            "code": "E1",
+            "level1": "effect",
+            "level2": "social",
+            "name": "通行时间缩短",
+            "operator": ">=",
+            "target": 100,
+            "unit": "%",
+            "weight": 1,
+        },
     ]
 
 

@@ -9,6 +9,7 @@ whole state in its input.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,13 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.projection import PROJECT_SNAPSHOT, ProjectionInput
     from models.actions import PAYLOADS
-    from models.engine import ActionRejected, AllowedAction, Lifecycle, business_today, start_of_year
+    from models.engine import (
+        ActionRejected,
+        AllowedAction,
+        Lifecycle,
+        business_today,
+        start_of_year,
+    )
     from models.lifecycle import CYCLE_OPEN_STATES, PROJECT_FINAL_STATES, STATE_ZH
     from models.project_state import SYSTEM_ACTOR, Actor, HistoryEntry, ProjectState
     from models.rules import Rules
@@ -90,14 +97,13 @@ class ProjectWorkflow:
                     workflow.continue_as_new(self._next_input())
                 continue
             wake_at = self._next_wake()
-            try:
+            # A timeout means a fiscal event is due: the next turn of the loop applies it.
+            with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: self._state.seq > self._projected_seq,
                     timeout=wake_at - self._now(),
                     timeout_summary=f"next fiscal event {wake_at.date().isoformat()}",
                 )
-            except TimeoutError:
-                pass  # a fiscal event is due: the loop applies it
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._project()
         return self._state
@@ -154,21 +160,23 @@ class ProjectWorkflow:
             sa.PROJECT_CODE.name: info.code,
             sa.DEPARTMENT.name: info.department,
             sa.BUDGET_TYPE.name: info.budget_type.value,
-            sa.LIFECYCLE_STATE.name: [self._state.state] + sorted({c.state for c in open_cycles}),
+            sa.LIFECYCLE_STATE.name: [self._state.state, *sorted({c.state for c in open_cycles})],
             sa.FISCAL_YEAR.name: self._run_year,
             sa.WARNING_LEVEL.name: warning.value,
             sa.GRADE.name: grade,
         }
         if wanted != self._search_attributes:
-            workflow.upsert_search_attributes([
-                sa.PROJECT_CODE.value_set(info.code),
-                sa.DEPARTMENT.value_set(info.department),
-                sa.BUDGET_TYPE.value_set(info.budget_type.value),
-                sa.LIFECYCLE_STATE.value_set(wanted[sa.LIFECYCLE_STATE.name]),
-                sa.FISCAL_YEAR.value_set(self._run_year),
-                sa.WARNING_LEVEL.value_set(warning.value),
-                sa.GRADE.value_set(grade) if grade else sa.GRADE.value_unset(),
-            ])
+            workflow.upsert_search_attributes(
+                [
+                    sa.PROJECT_CODE.value_set(info.code),
+                    sa.DEPARTMENT.value_set(info.department),
+                    sa.BUDGET_TYPE.value_set(info.budget_type.value),
+                    sa.LIFECYCLE_STATE.value_set(wanted[sa.LIFECYCLE_STATE.name]),
+                    sa.FISCAL_YEAR.value_set(self._run_year),
+                    sa.WARNING_LEVEL.value_set(warning.value),
+                    sa.GRADE.value_set(grade) if grade else sa.GRADE.value_unset(),
+                ]
+            )
             self._search_attributes = wanted
         lines = [
             f"**{info.code}** {info.name} — {STATE_ZH[self._state.state]} ({self._state.state})",
@@ -194,7 +202,9 @@ class ProjectWorkflow:
             self._lifecycle.execute(request.action, payload, actor=request.actor, now=now)
         except ActionRejected as rejected:
             raise ApplicationError(
-                str(rejected), rejected.rejection.model_dump(mode="json"), type=REJECTED,
+                str(rejected),
+                rejected.rejection.model_dump(mode="json"),
+                type=REJECTED,
                 non_retryable=True,
             ) from None
         self._lifecycle.advance_clock(now, SYSTEM_ACTOR)
@@ -228,7 +238,9 @@ class ProjectWorkflow:
         )
         if rejection is not None:
             raise ApplicationError(
-                ActionRejected(rejection).args[0], rejection.model_dump(mode="json"), type=REJECTED,
+                ActionRejected(rejection).args[0],
+                rejection.model_dump(mode="json"),
+                type=REJECTED,
                 non_retryable=True,
             )
 

@@ -38,7 +38,10 @@ async def record(prefix: str) -> list[Path]:
         await env.client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(
                 namespace=env.client.namespace,
-                search_attributes={k.name: k.indexed_value_type for k in ALL_KEYS},
+                search_attributes={
+                    k.name: k.indexed_value_type.value  # type: ignore[misc]
+                    for k in ALL_KEYS
+                },
             )
         )
         with tempfile.TemporaryDirectory() as tmp:
@@ -59,9 +62,11 @@ async def record(prefix: str) -> list[Path]:
                         written.append(path)
                         last = history.events[-1]
                         attrs = last.workflow_execution_continued_as_new_event_attributes
-                        run_id = attrs.new_execution_run_id if last.HasField(
-                            "workflow_execution_continued_as_new_event_attributes"
-                        ) else None
+                        run_id = (
+                            attrs.new_execution_run_id
+                            if last.HasField("workflow_execution_continued_as_new_event_attributes")
+                            else None
+                        )
                         index += 1
     finally:
         await env.shutdown()
@@ -72,9 +77,9 @@ def main() -> None:
     import datetime
 
     HISTORIES.mkdir(exist_ok=True)
-    prefix = datetime.date.today().strftime("%Y%m%d-")
-    for path in asyncio.run(record(prefix)):
-        print(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)
+    prefix = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-")
+    for _path in asyncio.run(record(prefix)):
+        pass
 
 
 if __name__ == "__main__":

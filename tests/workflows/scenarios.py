@@ -53,9 +53,7 @@ class Scenario:
 
     async def act(self, action: str, body: dict[str, Any] | None = None) -> ActOutcome:
         request = ActRequest(action=action, payload=body or {}, actor=ACTORS[ACTIONS[action].role])
-        result: ActOutcome = await self.handle.execute_update(
-            ProjectWorkflow.act, request, result_type=ActOutcome
-        )
+        result: ActOutcome = await self.handle.execute_update(ProjectWorkflow.act, request)
         return result
 
     async def until(self, year: int, month: int, day: int = 15) -> None:
@@ -85,8 +83,16 @@ async def start_project(
     state = ProjectState(
         info=info,
         history=[
-            HistoryEntry(seq=1, at=datetime.now(UTC), actor="clerk", role=Role.DEPARTMENT,
-                         action="file", fiscal_year=None, from_state="", to_state="filed")
+            HistoryEntry(
+                seq=1,
+                at=datetime.now(UTC),
+                actor="clerk",
+                role=Role.DEPARTMENT,
+                action="file",
+                fiscal_year=None,
+                from_state="",
+                to_state="filed",
+            )
         ],
     )
     handle = await env.client.start_workflow(
@@ -104,17 +110,24 @@ async def next_year(env: WorkflowEnvironment) -> int:
     return (await env.get_current_time()).astimezone(UTC).year + 1
 
 
-async def three_year_project_with_a_fair_year(env: WorkflowEnvironment, task_queue: str,
-                                              code: str) -> Scenario:
+async def three_year_project_with_a_fair_year(
+    env: WorkflowEnvironment, task_queue: str, code: str
+) -> Scenario:
     """Three years (b..b+2) from filing to completion; year b is fair and goes through rectification."""
     b = await next_year(env)
     s = await start_project(env, task_queue, code, start=b, end=b + 2)
     await s.act("submit")
     await s.fund(b)
     await s.until(b, 5, 10)
-    await s.act("report_monitoring", {"fiscal_year": b, "period_end": f"{b}-04-30",
-                                      "executed_amount": 300_000,
-                                      "progress": [{"code": "O1", "actual": 30}]})
+    await s.act(
+        "report_monitoring",
+        {
+            "fiscal_year": b,
+            "period_end": f"{b}-04-30",
+            "executed_amount": 300_000,
+            "progress": [{"code": "O1", "actual": 30}],
+        },
+    )
     await s.until(b, 10)
     await s.fund(b + 1)
     await s.until(b + 1, 3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import Session, col, func, select
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
@@ -39,8 +40,10 @@ async def test_three_year_project_completes_across_continue_as_new(
         assert final.state == "completed"
         assert [c.grade for c in final.cycles] == [Grade.FAIR, Grade.GOOD, Grade.EXCELLENT]
         fair = final.cycles[0]
-        assert fair.review is not None and fair.review.cut_applies_to == final.cycles[2].fiscal_year
-        assert fair.rectification is not None and fair.rectification.accepted_at is not None
+        assert fair.review is not None
+        assert fair.review.cut_applies_to == final.cycles[2].fiscal_year
+        assert fair.rectification is not None
+        assert fair.rectification.accepted_at is not None
         assert final.cycles[2].approved_amount == 900_000
         assert len(final.cycles[0].monitoring) == 1
         # One run per fiscal year at least: each 1 January hands the state to a new run.
@@ -50,13 +53,16 @@ async def test_three_year_project_completes_across_continue_as_new(
 
         with Session(engine) as session:
             row = session.get(ProjectRow, "TS-3Y")
-            assert row is not None and row.state == "completed" and row.seq == seqs[-1]
+            assert row is not None
+            assert row.state == "completed"
+            assert row.seq == seqs[-1]
             history_rows = session.exec(
                 select(func.count()).select_from(HistoryRow).where(col(HistoryRow.code) == "TS-3Y")
             ).one()
             assert history_rows == len(seqs)
             grades = session.exec(
-                select(CycleRow.grade).where(col(CycleRow.code) == "TS-3Y")
+                select(CycleRow.grade)
+                .where(col(CycleRow.code) == "TS-3Y")
                 .order_by(col(CycleRow.fiscal_year))
             ).all()
             assert grades == ["fair", "good", "excellent"]
@@ -90,19 +96,19 @@ async def test_rejected_action_changes_nothing(
         year = await scenarios.next_year(env)
         await s.act("submit")
         before = await s.handle.query("snapshot", result_type=ProjectState)
-        try:
+        with pytest.raises(WorkflowUpdateFailedError) as failed:
             await s.act("approve_budget", {"fiscal_year": year, "amount": 10})
-        except WorkflowUpdateFailedError as failed:
-            assert isinstance(failed.cause, ApplicationError)
-            assert failed.cause.type == "ActionRejected"
-            guards = {u["guard"] for u in failed.cause.details[0]["unmet"]}
-            assert {"state", "goals_approved"} <= guards
-        else:
-            raise AssertionError("approve_budget without goals was accepted")
+        cause = failed.value.cause
+        assert isinstance(cause, ApplicationError)
+        assert cause.type == "ActionRejected"
+        assert {"state", "goals_approved"} <= {u["guard"] for u in cause.details[0]["unmet"]}
         after = await s.handle.query("snapshot", result_type=ProjectState)
         assert after == before
         history = await s.handle.fetch_history()
-        updates = [e for e in history.events
-                   if e.HasField("workflow_execution_update_accepted_event_attributes")]
+        updates = [
+            e
+            for e in history.events
+            if e.HasField("workflow_execution_update_accepted_event_attributes")
+        ]
         assert len(updates) == 1  # only `submit`: a rejected update leaves no trace
         await s.act("submit_goals", f.goals(year))
