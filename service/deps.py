@@ -1,0 +1,132 @@
+"""FastAPI dependencies as `Annotated` aliases: what a route may ask for by type.
+
+Everything comes from `app.state`, set by `service.app.create_app` and its lifespan:
+`settings`, `engine` (SQLAlchemy) and `temporal_client` (temporalio). Nothing here reads the
+environment or opens global connections, so a test builds an app with its own of each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import Engine
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client
+
+from models.tables import User
+from models.vocabulary import Role
+from service.auth import InvalidTokenError, Principal, token_subject
+from service.problems import Problem
+from service.settings import Settings
+
+TOKEN_URL = "/api/auth/token"  # noqa: S105  (a path, not a secret)
+
+log = structlog.get_logger(__name__)
+
+# auto_error=False: a missing token must become our 401 problem, not FastAPI's plain error.
+# The scheme still documents the token URL in OpenAPI, so "Authorize" works in /docs.
+_bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session per request; service functions commit their own changes."""
+    # expire_on_commit=False: a route returns rows after the service function committed.
+    with Session(get_engine(request), expire_on_commit=False) as session:
+        yield session
+
+
+def get_temporal_client(request: Request) -> Client:
+    client: Client = request.app.state.temporal_client
+    return client
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+SessionDep = Annotated[Session, Depends(get_session)]
+TemporalClientDep = Annotated[Client, Depends(get_temporal_client)]
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(
+        status=401,
+        title="Not authenticated",
+        detail=detail,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def _active_principal(session: Session, username: str) -> Principal | None:
+    user = session.get(User, username)
+    if user is None or not user.active:
+        return None
+    return Principal.of(user)
+
+
+async def get_current_user(
+    token: Annotated[str | None, Depends(_bearer)],
+    settings: SettingsDep,
+    session: SessionDep,
+) -> Principal:
+    """The caller, from a valid bearer token and their user row as it is now.
+
+    Async on purpose: structlog's contextvars bound here must be in the request's own
+    context (a threadpool dependency would bind them in a copy that is thrown away), so that
+    every later log line of the request, and the access log line, names the actor.
+    """
+    if not token:
+        raise _unauthorized("a bearer token is required")
+    try:
+        username = token_subject(token, settings)
+    except InvalidTokenError as invalid:
+        log.info("token_rejected", reason=str(invalid))
+        raise _unauthorized("the token is invalid or has expired") from None
+    # The row, not the token's claims, decides: disabling a user or changing a role takes
+    # effect on the very next request.
+    principal = await run_in_threadpool(_active_principal, session, username)
+    if principal is None:
+        log.info("token_rejected", reason="user unknown or disabled", username=username)
+        raise _unauthorized("the token is invalid or has expired")
+    structlog.contextvars.bind_contextvars(actor=principal.username, role=principal.role.value)
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(get_current_user)]
+
+
+def require_roles(*roles: Role) -> Any:  # Any: what FastAPI's own `Depends` returns
+    """A dependency admitting only `roles`; others get a 403 problem.
+
+    Returns `Depends(...)`, so it works both in `dependencies=[require_roles(Role.ADMIN)]`
+    and as `Annotated[Principal, require_roles(Role.ADMIN)]`.
+    """
+    allowed = frozenset(roles)
+    names = ", ".join(role.value for role in roles)
+
+    async def check_role(principal: CurrentUser) -> Principal:
+        if principal.role not in allowed:
+            raise Problem(
+                status=403,
+                title="Forbidden",
+                detail=f"this needs the role {names}; you are {principal.role.value}",
+            )
+        return principal
+
+    return Depends(check_role)
+
+
+AdminUser = Annotated[Principal, require_roles(Role.ADMIN)]
