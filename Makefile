@@ -1,0 +1,44 @@
+# One-command workflows for developers and CI. Everything runs from .venv, which `install`
+# creates and refreshes only when pyproject.toml changed (the stamp file records that).
+
+VENV := .venv
+STAMP := $(VENV)/.perfbudget-installed
+# Newest first; pyenv shims may exist for versions that are not selected, so each candidate is
+# run, not just looked up, before it is chosen.
+PYTHON_CANDIDATES := python3.13 python3.12 python3.11 python3
+
+.PHONY: install run test lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@if [ ! -x $(VENV)/bin/python ]; then \
+	  py=""; \
+	  for c in $(PYTHON_CANDIDATES); do \
+	    if $$c -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then \
+	      py=$$c; break; \
+	    fi; \
+	  done; \
+	  if [ -z "$$py" ]; then echo "perfbudget needs Python >= 3.11 (tried: $(PYTHON_CANDIDATES))" >&2; exit 1; fi; \
+	  echo "creating $(VENV) with $$py"; \
+	  $$py -m venv $(VENV); \
+	fi
+	$(VENV)/bin/python -m pip install -e '.[dev]'
+	@touch $@
+
+run: install
+	$(VENV)/bin/perfbudget up
+
+test: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+# Leaves ./var alone on purpose: it holds the embedded Temporal history and the application
+# database, which are user data, not build output.
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
