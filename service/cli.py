@@ -1,0 +1,259 @@
+"""`perfbudget`: run the stack, or one part of it, and manage users from a shell.
+
+    perfbudget up        dev server (unless PERFBUDGET_TEMPORAL_ADDRESS is set) + worker + API
+    perfbudget api       the API only (production: N replicas)
+    perfbudget worker    the worker only (production: N replicas)
+    perfbudget users add --username U --password P --role R [--department D]
+
+The API, the worker, the database and the users modules are imported inside the subcommands:
+`perfbudget --help` stays fast, and a broken API module does not stop `perfbudget worker`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
+
+import structlog
+import uvicorn
+from pydantic import ValidationError
+
+from service.logging import configure_logging
+from service.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from fastapi import FastAPI
+
+log = structlog.get_logger(__name__)
+
+# Exit status for bad input, as argparse uses for bad arguments.
+EXIT_USAGE = 2
+
+
+class _ApiServer(uvicorn.Server):
+    """uvicorn without its own signal handling.
+
+    uvicorn catches SIGINT/SIGTERM itself and re-raises them once it has stopped, which would
+    cut the shutdown short before the worker and the dev server are stopped in order. Here the
+    CLI owns the signals and tells the server when to exit.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _api_server(settings: Settings, app: FastAPI) -> _ApiServer:
+    config = uvicorn.Config(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        # None: uvicorn's records go to the root handler set up by configure_logging.
+        log_config=None,
+        # The API runs on the same loop as the worker; uvicorn must not install another.
+        loop="none",
+        lifespan="on",
+        # Ctrl-C should not hang on a client that keeps a connection open.
+        timeout_graceful_shutdown=10,
+    )
+    return _ApiServer(config)
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def _serve(server: uvicorn.Server) -> None:
+    # uvicorn calls sys.exit when it cannot start (port in use, failing lifespan). A SystemExit
+    # inside a task would tear through the event loop and skip the orderly shutdown below.
+    try:
+        await server.serve()
+    except SystemExit as exit_:
+        msg = f"the API server could not start (exit status {exit_.code}); see the log above"
+        raise RuntimeError(msg) from None
+
+
+async def _wait_started(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    # uvicorn offers no event for "listening"; poll its flag, and give up if it died first.
+    while not server.started and not task.done():  # noqa: ASYNC110 - no event to wait on
+        await asyncio.sleep(0.05)
+
+
+async def _up(settings: Settings) -> int:
+    from service.app import create_app
+    from service.devserver import EmbeddedTemporal, EmbeddedTemporalError
+    from service.temporal_client import connect_client
+    from service.worker import run_worker
+
+    shutdown = asyncio.Event()
+    _stop_on_signals(shutdown)
+    async with AsyncExitStack() as stack:
+        embedded: EmbeddedTemporal | None = None
+        if settings.embedded_temporal:
+            try:
+                embedded = await stack.enter_async_context(EmbeddedTemporal.from_settings(settings))
+            except EmbeddedTemporalError as error:
+                print(f"perfbudget up: {error}", file=sys.stderr)
+                return 1
+        client = await connect_client(settings)
+
+        stop_worker = asyncio.Event()
+        worker = asyncio.create_task(
+            run_worker(settings=settings, client=client, stop=stop_worker), name="worker"
+        )
+        server = _api_server(settings, create_app(settings))
+        api = asyncio.create_task(_serve(server), name="api")
+        await _wait_started(server, api)
+        if server.started:
+            base = f"http://{settings.api_host}:{settings.api_port}"
+            print(f"perfbudget is running ({settings.environment})")
+            print(f"  API          {base}")
+            print(f"  API docs     {base}/docs")
+            if embedded is not None:
+                print(f"  Temporal UI  {embedded.ui_url}")
+            print("Press Ctrl-C to stop.", flush=True)
+
+        # Run until asked to stop, or until the API or the worker ends on its own (a crash).
+        stopping = asyncio.create_task(shutdown.wait(), name="signal")
+        await asyncio.wait({stopping, api, worker}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        log.info("perfbudget_stopping")
+
+        # In order: no new requests, then let the worker finish its tasks in hand, then (on
+        # leaving the exit stack) the dev server.
+        server.should_exit = True
+        api_result = (await asyncio.gather(api, return_exceptions=True))[0]
+        stop_worker.set()
+        worker_result = (await asyncio.gather(worker, return_exceptions=True))[0]
+        results = [api_result, worker_result]
+    failures = [r for r in results if isinstance(r, BaseException)]
+    for failure in failures:
+        log.error("perfbudget_failed", exc_info=failure)
+    crashed = not shutdown.is_set() or not server.started
+    return 1 if failures or crashed else 0
+
+
+async def _api(settings: Settings) -> int:
+    from service.app import create_app
+
+    server = _api_server(settings, create_app(settings))
+    shutdown = asyncio.Event()
+    _stop_on_signals(shutdown)
+    api = asyncio.create_task(_serve(server), name="api")
+    stopping = asyncio.create_task(shutdown.wait(), name="signal")
+    await asyncio.wait({stopping, api}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    server.should_exit = True
+    (result,) = await asyncio.gather(api, return_exceptions=True)
+    if isinstance(result, BaseException):
+        log.error("perfbudget_failed", exc_info=result)
+        return 1
+    return 0 if server.started and shutdown.is_set() else 1
+
+
+async def _worker(settings: Settings) -> int:
+    from service.temporal_client import connect_client
+    from service.worker import run_worker
+
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    client = await connect_client(settings)
+    log.info("worker_started", temporal=settings.effective_temporal_address)
+    await run_worker(settings=settings, client=client, stop=stop)
+    return 0
+
+
+def _users_add(settings: Settings, args: argparse.Namespace) -> int:
+    from service.db import init_db, session_scope
+    from service.users import add_user
+
+    init_db(settings)
+    try:
+        with session_scope(settings) as session:
+            user = add_user(
+                session=session,
+                username=args.username,
+                password=args.password,
+                role=args.role,
+                department=args.department,
+            )
+            username, role, department = user.username, user.role, user.department
+    # add_user reports bad input (unknown role, short password, taken username) as ValueError.
+    except ValueError as error:
+        print(f"perfbudget users add: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    where = f" in department {department}" if department else ""
+    print(f"added user {username} ({role}){where}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="perfbudget",
+        description="Budget performance management on Temporal. "
+        "Configured by PERFBUDGET_* environment variables.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("up", help="run the embedded Temporal dev server, the worker and the API")
+    commands.add_parser("api", help="run the API only")
+    commands.add_parser("worker", help="run the worker only")
+
+    users = commands.add_parser("users", help="manage users")
+    users_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    add = users_commands.add_parser(
+        "add", help="add a user (a department user's department is created if missing)"
+    )
+    add.add_argument("--username", required=True)
+    add.add_argument("--password", required=True)
+    add.add_argument(
+        "--role",
+        required=True,
+        help="admin, finance, department, evaluator or auditor",
+    )
+    add.add_argument("--department", help="department code; required for the department role")
+    return parser
+
+
+def _describe(error: ValidationError) -> str:
+    # Not str(error): it repeats the input values, and one of them may be the JWT secret.
+    lines = []
+    for problem in error.errors(include_input=False, include_url=False):
+        variable = "".join(f"PERFBUDGET_{str(part).upper()}" for part in problem["loc"][:1])
+        lines.append(f"  {variable or 'settings'}: {problem['msg']}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `perfbudget` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = get_settings()
+    except ValidationError as error:
+        print(f"perfbudget: invalid configuration:\n{_describe(error)}", file=sys.stderr)
+        return EXIT_USAGE
+    configure_logging(settings)
+
+    match args.command:
+        case "up":
+            return asyncio.run(_up(settings))
+        case "api":
+            return asyncio.run(_api(settings))
+        case "worker":
+            return asyncio.run(_worker(settings))
+        case "users":
+            return _users_add(settings, args)
+    return EXIT_USAGE  # unreachable: argparse requires a known command
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Configuration of the service: the only module that reads the environment.
+
+Every setting has a `PERFBUDGET_` environment variable (`PERFBUDGET_API_PORT=9000`). The defaults
+run the embedded stack on one machine; production sets the database, the Temporal cluster and a
+real JWT secret, and refuses to start with the development secret.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Long enough for HS256 (PyJWT warns below 32 bytes) and loud about what it is, so that it is
+# recognised in any log or config dump; the validator below keeps it out of production.
+DEVELOPMENT_JWT_SECRET = "perfbudget-development-secret-do-not-use-in-production"  # noqa: S105
+
+Environment = Literal["development", "production", "test"]
+LogFormat = Literal["auto", "json", "console"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class Settings(BaseSettings):
+    """Everything the API, the worker and the CLI may be configured with."""
+
+    # frozen: one cached instance is shared by the API, the worker and the CLI; nobody should be
+    # able to change it under the others (use `model_copy(update=...)` for a variant).
+    model_config = SettingsConfigDict(env_prefix="PERFBUDGET_", extra="ignore", frozen=True)
+
+    environment: Environment = "development"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=0, le=65535)
+    temporal_port: int = Field(default=7233, ge=0, le=65535)
+    ui_port: int = Field(default=8233, ge=0, le=65535)
+
+    data_dir: Path = Path("./var")
+    # None: SQLite in data_dir (see effective_database_url).
+    database_url: str | None = None
+
+    # None: run the embedded dev server on 127.0.0.1:temporal_port.
+    temporal_address: str | None = None
+    temporal_namespace: str = "default"
+    task_queue: str = "perfbudget"
+
+    # repr=False keeps the secret out of tracebacks and `print(settings)`.
+    jwt_secret: str = Field(default=DEVELOPMENT_JWT_SECRET, repr=False, min_length=32)
+    token_ttl_minutes: int = Field(default=60, gt=0)
+
+    log_format: LogFormat = "auto"
+    log_level: LogLevel = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        # `PERFBUDGET_LOG_LEVEL=debug` is what people type.
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("temporal_address", "database_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `PERFBUDGET_TEMPORAL_ADDRESS=` in a compose file or shell means "not set", not "".
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        if self.environment == "production" and self.jwt_secret == DEVELOPMENT_JWT_SECRET:
+            msg = (
+                "PERFBUDGET_JWT_SECRET must be set to a secret of your own in production; "
+                "the development default would let anyone forge tokens"
+            )
+            raise ValueError(msg)
+        return self
+
+    @property
+    def embedded_temporal(self) -> bool:
+        """True when `perfbudget up` should start its own Temporal dev server."""
+        return self.temporal_address is None
+
+    @property
+    def effective_temporal_address(self) -> str:
+        """host:port of the Temporal frontend: the configured cluster or the embedded server."""
+        if self.temporal_address is not None:
+            return self.temporal_address
+        return f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def effective_database_url(self) -> str:
+        """SQLAlchemy URL of the application database."""
+        if self.database_url is None:
+            # Absolute, so that the API and the worker agree even if one of them changes directory.
+            return f"sqlite:///{(self.data_dir / 'perfbudget.db').resolve()}"
+        # Plain `postgresql://` would pick psycopg2, which is not installed; psycopg 3 is.
+        for prefix in ("postgresql://", "postgres://"):
+            if self.database_url.startswith(prefix):
+                return "postgresql+psycopg://" + self.database_url.removeprefix(prefix)
+        return self.database_url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()
