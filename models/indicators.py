@@ -23,7 +23,9 @@ class Indicator(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     operator: Operator
     # Quantitative indicators carry a number; a qualitative one a description (or nothing).
-    target: Decimal | str | None = None
+    # left_to_right: a number, even sent as the string "100", is a number (JSON round trips
+    # turn Decimals into strings); only what is not a number stays text.
+    target: Annotated[Decimal | str | None, Field(union_mode="left_to_right")] = None
     unit: Annotated[str, Field(max_length=32)] = ""
     weight: Decimal
 
