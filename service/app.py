@@ -21,7 +21,7 @@ from temporalio.client import Client
 from service.db import init_db
 from service.logging import configure_logging
 from service.problems import install_problem_handlers
-from service.routes import auth, departments, health, users
+from service.routes import auth, departments, health, projects, scoring, users
 from service.settings import Settings, get_settings
 from service.temporal_client import connect_client
 
@@ -76,18 +76,8 @@ class RequestContext:
 
 
 def _include_routers(app: FastAPI) -> None:
-    for module in (health, auth, users, departments):
+    for module in (health, auth, users, departments, projects, scoring):
         app.include_router(module.router)
-    # The project and scoring routes are being written concurrently by another engineer;
-    # until they import cleanly the rest of the API must still start. Remove this guard once
-    # they are in.
-    try:
-        from service.routes import projects, scoring
-    except ImportError as missing:
-        log.warning("routes_unavailable", error=str(missing))
-    else:
-        app.include_router(projects.router)
-        app.include_router(scoring.router)
 
 
 def create_app(

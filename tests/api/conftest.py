@@ -18,7 +18,6 @@ from service.db import init_db, session_scope
 from service.settings import Settings
 from service.users import add_user
 from service.worker import build_worker
-from tests.service.conftest import cheap_password_hashing  # noqa: F401  (autouse)
 
 PASSWORD = "correct-horse-battery"
 USERS = {

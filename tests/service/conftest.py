@@ -16,12 +16,10 @@ from typing import Any, cast
 import httpx
 import pytest
 import pytest_asyncio
-from argon2 import PasswordHasher, profiles
 from fastapi import FastAPI
 from sqlmodel import Session
 from temporalio.client import Client
 
-from service import auth
 from service.app import create_app
 from service.db import engine_for
 from service.settings import Settings
@@ -53,19 +51,6 @@ class FakeServiceClient:
 @dataclass
 class FakeTemporalClient:
     service_client: FakeServiceClient = field(default_factory=FakeServiceClient)
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Argon2 at its cheapest: these tests check who gets in, not what a guess costs.
-
-    With the real parameters each hash takes a few hundred milliseconds here, and every test
-    creates several users.
-    """
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
-    auth._dummy_hash.cache_clear()
-    yield
-    auth._dummy_hash.cache_clear()
 
 
 @pytest.fixture
