@@ -197,6 +197,18 @@ def _users_add(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _projection_rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    from service.db import init_db
+    from service.rebuild import rebuild_projection
+    from service.temporal_client import connect_client
+
+    engine = init_db(settings)
+    client = await connect_client(settings)
+    report = await rebuild_projection(client=client, engine=engine, query=args.query)
+    print(f"rebuilt {report.projects} projects ({report.history_entries} history entries)")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="perfbudget",
@@ -221,6 +233,15 @@ def _parser() -> argparse.ArgumentParser:
         help="admin, finance, department, evaluator or auditor",
     )
     add.add_argument("--department", help="department code; required for the department role")
+
+    projection = commands.add_parser("projection", help="the SQL read model")
+    projection_commands = projection.add_subparsers(
+        dest="projection_command", required=True, metavar="ACTION"
+    )
+    rebuild = projection_commands.add_parser(
+        "rebuild", help="replace the read model of every project by what its workflow holds"
+    )
+    rebuild.add_argument("--query", help="narrow with a visibility query, e.g. 'Department=\"D1\"'")
     return parser
 
 
@@ -252,6 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_worker(settings))
         case "users":
             return _users_add(settings, args)
+        case "projection":
+            return asyncio.run(_projection_rebuild(settings, args))
     return EXIT_USAGE  # unreachable: argparse requires a known command
 
 

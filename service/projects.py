@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
 from sqlalchemy import func, select
 from sqlmodel import Session, col
@@ -35,6 +36,7 @@ from models.vocabulary import Role
 from service.auth import Principal
 from service.problems import Problem, validation_errors
 from service.projection import apply_snapshot
+from service.settings import Settings
 from workflows import search_attributes as sa
 from workflows.project import (
     BAD_PAYLOAD,
@@ -117,11 +119,6 @@ class HistoryView(BaseModel):
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
 
-def domain_rules() -> Rules:
-    """The rules new workflows start with and the API previews with (defaults for now)."""
-    return Rules()
-
-
 # --- reading ----------------------------------------------------------------------------------
 
 
@@ -143,9 +140,10 @@ def _may_see(principal: Principal, department: str) -> bool:
     return principal.role is Role.DEPARTMENT and principal.department == department
 
 
-def project_detail(row: ProjectRow, principal: Principal, *, now: datetime) -> ProjectDetail:
+def project_detail(
+    row: ProjectRow, principal: Principal, *, now: datetime, rules: Rules
+) -> ProjectDetail:
     project = ProjectState.model_validate(row.snapshot)
-    rules = domain_rules()
     allowed = Lifecycle(project, rules).allowed_actions(
         role=principal.role, today=business_today(now, rules)
     )
@@ -262,7 +260,7 @@ async def file_project(
     *,
     session: Session,
     client: Client,
-    task_queue: str,
+    settings: Settings,
     principal: Principal,
     filing: ProjectFiling,
 ) -> ProjectDetail:
@@ -289,9 +287,9 @@ async def file_project(
     try:
         await client.start_workflow(
             ProjectWorkflow.run,
-            ProjectWorkflowInput(project=state, rules=domain_rules()),
+            ProjectWorkflowInput(project=state, rules=settings.rules),
             id=workflow_id(info.code),
-            task_queue=task_queue,
+            task_queue=settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             static_summary=f"{info.code} {info.name}",
@@ -311,7 +309,11 @@ async def file_project(
     except WorkflowAlreadyStartedError:
         raise _code_taken(info.code) from None
     return await asyncio.to_thread(
-        _write_through, session, ActOutcome(project=state, entries=state.history), principal
+        _write_through,
+        session,
+        ActOutcome(project=state, entries=state.history),
+        principal,
+        settings.rules,
     )
 
 
@@ -361,8 +363,12 @@ async def take_action(
     action: str,
     body: Any,
     idempotency_key: str | None,
+    rules: Rules,
 ) -> ProjectDetail:
     """Ask the project's workflow to take `action`; 409 with every unmet guard if it may not."""
+    structlog.contextvars.bind_contextvars(
+        project_code=code, workflow_id=workflow_id(code), action=action
+    )
     row = await asyncio.to_thread(visible_row, session=session, principal=principal, code=code)
     payload = parse_payload(action, body)
     required = ACTIONS[action].role
@@ -394,7 +400,7 @@ async def take_action(
     except RPCError as error:
         if error.status is RPCStatusCode.NOT_FOUND:
             # The workflow has finished (completed or exited): judge the action on its last state.
-            raise _closed_project_problem(row, action, payload, principal) from None
+            raise _closed_project_problem(row, action, payload, principal, rules) from None
         raise
     except TimeoutError:
         raise Problem(
@@ -402,10 +408,12 @@ async def take_action(
             title="Outcome unknown",
             detail="the project did not answer in time; retry with the same Idempotency-Key",
         ) from None
-    return await asyncio.to_thread(_write_through, session, outcome, principal)
+    return await asyncio.to_thread(_write_through, session, outcome, principal, rules)
 
 
-def _write_through(session: Session, outcome: ActOutcome, principal: Principal) -> ProjectDetail:
+def _write_through(
+    session: Session, outcome: ActOutcome, principal: Principal, rules: Rules
+) -> ProjectDetail:
     """Project the update's result at once, so the caller reads its own write.
 
     The workflow's projection activity writes the same snapshot too (idempotently); this only
@@ -420,7 +428,7 @@ def _write_through(session: Session, outcome: ActOutcome, principal: Principal) 
     fresh = session.get(ProjectRow, code)
     if fresh is None:  # the row was just written; only a concurrent delete could remove it
         raise _not_found(code)
-    return project_detail(fresh, principal, now=datetime.now(UTC))
+    return project_detail(fresh, principal, now=datetime.now(UTC), rules=rules)
 
 
 def _rejection_problem(cause: BaseException | None, action: str) -> Problem:
@@ -441,10 +449,9 @@ def _rejection_problem(cause: BaseException | None, action: str) -> Problem:
 
 
 def _closed_project_problem(
-    row: ProjectRow, action: str, payload: Any, principal: Principal
+    row: ProjectRow, action: str, payload: Any, principal: Principal, rules: Rules
 ) -> Problem:
     project = ProjectState.model_validate(row.snapshot)
-    rules = domain_rules()
     rejection = Lifecycle(project, rules).evaluate(
         action, payload, role=principal.role, today=business_today(datetime.now(UTC), rules)
     )

@@ -14,6 +14,8 @@ from typing import Literal, Self
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.rules import Rules
+
 # Long enough for HS256 (PyJWT warns below 32 bytes) and loud about what it is, so that it is
 # recognised in any log or config dump; the validator below keeps it out of production.
 DEVELOPMENT_JWT_SECRET = "perfbudget-development-secret-do-not-use-in-production"  # noqa: S105
@@ -28,7 +30,9 @@ class Settings(BaseSettings):
 
     # frozen: one cached instance is shared by the API, the worker and the CLI; nobody should be
     # able to change it under the others (use `model_copy(update=...)` for a variant).
-    model_config = SettingsConfigDict(env_prefix="PERFBUDGET_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="PERFBUDGET_", extra="ignore", frozen=True, env_nested_delimiter="__"
+    )
 
     environment: Environment = "development"
 
@@ -49,6 +53,11 @@ class Settings(BaseSettings):
     # repr=False keeps the secret out of tracebacks and `print(settings)`.
     jwt_secret: str = Field(default=DEVELOPMENT_JWT_SECRET, repr=False, min_length=32)
     token_ttl_minutes: int = Field(default=60, gt=0)
+
+    # Every number of the domain (scoring, assessment, monitoring, result application) with the
+    # defaults of DOMAIN.md; e.g. PERFBUDGET_RULES__RESULTS__FAIR_CUT_PERCENT=15. New project
+    # workflows start with these and keep them for life.
+    rules: Rules = Rules()
 
     log_format: LogFormat = "auto"
     log_level: LogLevel = "INFO"

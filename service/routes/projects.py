@@ -43,7 +43,7 @@ async def file_project(
     return await projects.file_project(
         session=session,
         client=client,
-        task_queue=settings.task_queue,
+        settings=settings,
         principal=principal,
         filing=filing,
     )
@@ -76,10 +76,12 @@ def list_projects(
 
 
 @router.get("/{code}")
-def get_project(code: str, principal: CurrentUser, session: SessionDep) -> projects.ProjectDetail:
+def get_project(
+    code: str, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> projects.ProjectDetail:
     """A project with its fiscal-year cycles and the actions the caller may take now."""
     row = projects.visible_row(session=session, principal=principal, code=code)
-    return projects.project_detail(row, principal, now=datetime.now(UTC))
+    return projects.project_detail(row, principal, now=datetime.now(UTC), rules=settings.rules)
 
 
 @router.post("/{code}/actions/{action}")
@@ -89,6 +91,7 @@ async def take_action(
     principal: CurrentUser,
     session: SessionDep,
     client: TemporalClientDep,
+    settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
     body: Annotated[dict[str, Any] | None, Body()] = None,
 ) -> projects.ProjectDetail:
@@ -101,6 +104,7 @@ async def take_action(
         action=action,
         body=body,
         idempotency_key=idempotency_key,
+        rules=settings.rules,
     )
 
 

@@ -1,0 +1,69 @@
+"""Rebuild the SQL read model from the workflows, the source of truth.
+
+For a database restored from an old backup, a projection bug fixed after the fact, or a new
+replica: each project's rows are replaced, in one transaction per project, by what its workflow
+holds now (a query for a running workflow, the result for a finished one, which needs no
+worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, delete
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from models.project_state import ProjectState
+from models.tables import CycleRow, HistoryRow, ProjectRow
+from service.projection import apply_snapshot
+from workflows.project import ProjectWorkflow
+
+PROJECT_WORKFLOWS = 'WorkflowType="ProjectWorkflow"'
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    projects: int
+    history_entries: int
+
+
+async def rebuild_projection(
+    *, client: Client, engine: Engine, query: str | None = None
+) -> RebuildReport:
+    """Replace the projection of every project workflow matching `query` (all by default)."""
+    visibility = PROJECT_WORKFLOWS + (f" AND ({query})" if query else "")
+    seen: set[str] = set()
+    projects = entries = 0
+    async for execution in client.list_workflows(visibility):
+        if execution.id in seen:
+            continue  # visibility lists every run of a continued-as-new workflow
+        seen.add(execution.id)
+        state = await _current_state(client, execution.id)
+        await asyncio.to_thread(_replace, engine, state)
+        projects += 1
+        entries += len(state.history)
+    return RebuildReport(projects=projects, history_entries=entries)
+
+
+async def _current_state(client: Client, workflow_id: str) -> ProjectState:
+    handle = client.get_workflow_handle_for(ProjectWorkflow.run, workflow_id)
+    description = await handle.describe()
+    if description.status is WorkflowExecutionStatus.COMPLETED:
+        return await handle.result()
+    return await handle.query(ProjectWorkflow.snapshot)
+
+
+def _replace(engine: Engine, state: ProjectState) -> None:
+    code = state.info.code
+    with Session(engine) as session:
+        session.execute(delete(HistoryRow).where(col(HistoryRow.code) == code))
+        session.execute(delete(CycleRow).where(col(CycleRow.code) == code))
+        session.execute(delete(ProjectRow).where(col(ProjectRow.code) == code))
+        apply_snapshot(
+            session,
+            project=state.model_copy(update={"history": []}),
+            seq=state.seq,
+            entries=state.history,
+        )
