@@ -12,11 +12,11 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from service.temporal_client import test_server_path
+from tests.support.temporal import add_search_attributes
 from tests.workflows import scenarios
 from workflows.search_attributes import ALL_KEYS
 
@@ -35,15 +35,7 @@ async def record(prefix: str) -> list[Path]:
     )
     written: list[Path] = []
     try:
-        await env.client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace=env.client.namespace,
-                search_attributes={
-                    k.name: k.indexed_value_type.value  # type: ignore[misc]
-                    for k in ALL_KEYS
-                },
-            )
-        )
+        await add_search_attributes(env.client, ALL_KEYS)
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite:///{tmp}/record.db"
             async with scenarios.running_worker(env.client, url) as (task_queue, _engine):
