@@ -153,3 +153,12 @@ def test_get_settings_reads_once(monkeypatch: pytest.MonkeyPatch) -> None:
     assert get_settings() is first
     get_settings.cache_clear()
     assert get_settings().api_port == 9999
+
+
+def test_domain_rules_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Result-application percentages (and every rule) are set by nested environment variables."""
+    monkeypatch.setenv("PERFBUDGET_RULES__RESULTS__FAIR_CUT_PERCENT", "15")
+    monkeypatch.setenv("PERFBUDGET_RULES__RESULTS__POOR_CUT_PERCENT", "60")
+    rules = Settings().rules
+    assert (rules.results.fair_cut_percent, rules.results.poor_cut_percent) == (15, 60)
+    assert rules.scoring.output_max == 50  # untouched rules keep the defaults of DOMAIN.md
