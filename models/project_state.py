@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.assessment import AssessmentScores
 from models.indicators import Code, Indicator, IndicatorResult
+from models.notify import Audience
 from models.scoring import ScoreReport
 from models.vocabulary import (
     AssessmentConclusion,
@@ -166,6 +167,9 @@ class HistoryEntry(BaseModel):
     from_state: str
     to_state: str
     detail: dict[str, Any] = {}
+    # Who must hear of it: the projection writes one outbox row per audience in the same
+    # transaction as this entry (`service.notifications`).
+    notify: list[Audience] = []
 
 
 class ProjectState(BaseModel):
