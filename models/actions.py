@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.assessment import AssessmentScores
 from models.indicators import Code, Indicator, IndicatorResult
-from models.vocabulary import Assessor, ExitReason
+from models.vocabulary import Assessor, ExitReason, WarningDecision
 
 FiscalYear = Annotated[int, Field(ge=2000, le=2200)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
@@ -113,6 +113,11 @@ class RejectRectification(YearPayload):
     comment: RequiredText
 
 
+class RespondToWarning(YearPayload):
+    decision: WarningDecision
+    comment: RequiredText
+
+
 class Exit(Payload):
     reason: ExitReason
     comment: Text = ""
@@ -129,6 +134,10 @@ class YearEnds(YearPayload):
 
 class Complete(Payload):
     pass
+
+
+class AutoSuspend(Payload):
+    reason: RequiredText
 
 
 PAYLOADS: dict[str, type[Payload]] = {
@@ -149,8 +158,10 @@ PAYLOADS: dict[str, type[Payload]] = {
     "submit_rectification": SubmitRectification,
     "accept_rectification": AcceptRectification,
     "reject_rectification": RejectRectification,
+    "respond_to_warning": RespondToWarning,
     "exit": Exit,
     "start_year": YearStarts,
     "end_year": YearEnds,
     "complete": Complete,
+    "auto_suspend": AutoSuspend,
 }

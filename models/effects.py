@@ -8,31 +8,42 @@ No I/O here: notifications and projections happen in activities after the workfl
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from models import actions as a
 from models.assessment import assess
+from models.escalation import audiences
 from models.guards import GuardContext, final_score
 from models.monitoring import goal_achievement_pct, monitoring_warning
+from models.notify import Audience, Desk, EventKind
 from models.project_state import (
+    AccountabilityRecord,
     Assessment,
     MonitoringReport,
+    ProjectState,
     Rectification,
     Review,
     SelfEvaluation,
+    WarningResponse,
 )
 from models.results import apply_grade
 from models.scoring import BudgetFigures, grade_for, score_self_evaluation
+from models.vocabulary import WarningDecision, WarningLevel
 
-Effect = Callable[[GuardContext, Any, datetime], dict[str, Any]]
+Effect = Callable[[GuardContext, Any, datetime, list["FollowUp"]], dict[str, Any]]
 
 
-def _nothing(ctx: GuardContext, payload: a.Payload, now: datetime) -> dict[str, Any]:
+def _nothing(
+    ctx: GuardContext, payload: a.Payload, now: datetime, follow: list[FollowUp]
+) -> dict[str, Any]:
     return {}
 
 
-def _submit_assessment(ctx: GuardContext, p: a.SubmitAssessment, now: datetime) -> dict[str, Any]:
+def _submit_assessment(
+    ctx: GuardContext, p: a.SubmitAssessment, now: datetime, follow: list[FollowUp]
+) -> dict[str, Any]:
     outcome = assess(p.scores, ctx.rules.assessment)
     ctx.project.assessment = Assessment(
         scores=p.scores,
@@ -46,35 +57,45 @@ def _submit_assessment(ctx: GuardContext, p: a.SubmitAssessment, now: datetime) 
     return {"total": str(outcome.total), "conclusion": outcome.conclusion.value}
 
 
-def _approve_assessment(ctx: GuardContext, p: a.ApproveAssessment, now: datetime) -> dict[str, Any]:
+def _approve_assessment(
+    ctx: GuardContext, p: a.ApproveAssessment, now: datetime, follow: list[FollowUp]
+) -> dict[str, Any]:
     assert ctx.project.assessment is not None
     ctx.project.assessment.decided = True
     return {}
 
 
-def _reject_assessment(ctx: GuardContext, p: a.RejectAssessment, now: datetime) -> dict[str, Any]:
+def _reject_assessment(
+    ctx: GuardContext, p: a.RejectAssessment, now: datetime, follow: list[FollowUp]
+) -> dict[str, Any]:
     # The department revises and resubmits; the rejected one stays in the history entry.
     rejected = ctx.project.assessment
     ctx.project.assessment = None
     return {"rejected_total": str(rejected.total) if rejected else None}
 
 
-def _suspend(ctx: GuardContext, p: a.SuspendFunding, now: datetime) -> dict[str, Any]:
+def _suspend(
+    ctx: GuardContext, p: a.SuspendFunding, now: datetime, follow: list[FollowUp]
+) -> dict[str, Any]:
     ctx.project.suspended_reason = p.reason
     return {}
 
 
-def _resume(ctx: GuardContext, p: a.ResumeFunding, now: datetime) -> dict[str, Any]:
+def _resume(
+    ctx: GuardContext, p: a.ResumeFunding, now: datetime, follow: list[FollowUp]
+) -> dict[str, Any]:
     ctx.project.suspended_reason = None
     return {}
 
 
-def _exit(ctx: GuardContext, p: a.Exit, now: datetime) -> dict[str, Any]:
+def _exit(ctx: GuardContext, p: a.Exit, now: datetime, follow: list[FollowUp]) -> dict[str, Any]:
     ctx.project.exit_reason = p.reason
     return {}
 
 
-def _submit_goals(ctx: GuardContext, p: a.SubmitGoals, now: datetime) -> dict[str, Any]:
+def _submit_goals(
+    ctx: GuardContext, p: a.SubmitGoals, now: datetime, follow: list[FollowUp]
+) -> dict[str, Any]:
     assert ctx.cycle is not None
     ctx.cycle.requested_amount = p.requested_amount
     ctx.cycle.indicators = list(p.indicators)
@@ -82,19 +103,25 @@ def _submit_goals(ctx: GuardContext, p: a.SubmitGoals, now: datetime) -> dict[st
     return {}
 
 
-def _return_goals(ctx: GuardContext, p: a.ReturnGoals, now: datetime) -> dict[str, Any]:
+def _return_goals(
+    ctx: GuardContext, p: a.ReturnGoals, now: datetime, follow: list[FollowUp]
+) -> dict[str, Any]:
     assert ctx.cycle is not None
     ctx.cycle.goals_comment = p.comment
     return {}
 
 
-def _approve_budget(ctx: GuardContext, p: a.ApproveBudget, now: datetime) -> dict[str, Any]:
+def _approve_budget(
+    ctx: GuardContext, p: a.ApproveBudget, now: datetime, follow: list[FollowUp]
+) -> dict[str, Any]:
     assert ctx.cycle is not None
     ctx.cycle.approved_amount = p.amount
     return {}
 
 
-def _report_monitoring(ctx: GuardContext, p: a.ReportMonitoring, now: datetime) -> dict[str, Any]:
+def _report_monitoring(
+    ctx: GuardContext, p: a.ReportMonitoring, now: datetime, follow: list[FollowUp]
+) -> dict[str, Any]:
     cycle = ctx.cycle
     assert cycle is not None
     assert cycle.approved_amount is not None
@@ -119,13 +146,60 @@ def _report_monitoring(ctx: GuardContext, p: a.ReportMonitoring, now: datetime) 
             reported_at=now,
         )
     )
+    level, reasons = judged.level, list(judged.reasons)
+    earlier = sum(1 for r in cycle.monitoring[:-1] if r.warning is not WarningLevel.NONE)
+    if (
+        level is WarningLevel.YELLOW
+        and ctx.project.info.major
+        and earlier + 1 >= ctx.rules.escalation.major_yellow_to_red
+    ):
+        level = WarningLevel.RED
+        reasons.append(f"a major project warned {earlier + 1} times this year")
+        cycle.monitoring[-1] = cycle.monitoring[-1].model_copy(
+            update={"warning": level, "reasons": reasons}
+        )
     cycle.executed_amount = p.executed_amount
-    cycle.warning = judged.level  # the latest report speaks for the year
-    return {"warning": judged.level.value, "reasons": list(judged.reasons)}
+    cycle.warning = level  # the latest report speaks for the year
+    if level is not WarningLevel.NONE:
+        _warn(ctx, level, reasons, now, follow)
+    return {"warning": level.value, "reasons": reasons}
+
+
+def _warn(
+    ctx: GuardContext,
+    level: WarningLevel,
+    reasons: list[str],
+    now: datetime,
+    follow: list[FollowUp],
+) -> None:
+    """Yellow tells the department; red reaches finance at once and asks for an answer."""
+    cycle, info = ctx.cycle, ctx.project.info
+    assert cycle is not None
+    detail: dict[str, Any] = {"level": level.value, "reasons": reasons}
+    desks = [Desk.DEPARTMENT]
+    if level is WarningLevel.RED:
+        desks = [Desk.FINANCE, Desk.DEPARTMENT, Desk.DEPARTMENT_HEAD]
+        if cycle.warning_response_due is None or cycle.warning_response is not None:
+            cycle.warning_response = None
+            cycle.warning_response_due = ctx.rules.calendar.add_working_days(
+                ctx.today, ctx.rules.calendar.warning_response_working_days
+            )
+        detail["respond_by"] = cycle.warning_response_due.isoformat()
+    follow.append(FollowUp(EventKind.WARNING, detail, audiences(ctx.project, desks)))
+    if level is WarningLevel.RED and info.major:
+        follow.append(
+            accountability(
+                ctx.project,
+                ctx.fiscal_year,
+                subject=f"owner:{info.owner}",
+                reason="red warning on a major project",
+                now=now,
+            )
+        )
 
 
 def _submit_self_evaluation(
-    ctx: GuardContext, p: a.SubmitSelfEvaluation, now: datetime
+    ctx: GuardContext, p: a.SubmitSelfEvaluation, now: datetime, follow: list[FollowUp]
 ) -> dict[str, Any]:
     cycle = ctx.cycle
     assert cycle is not None
@@ -143,7 +217,9 @@ def _submit_self_evaluation(
     return {"score": str(report.total), "grade": report.grade.value}
 
 
-def _review(ctx: GuardContext, p: a.ReviewSelfEvaluation, now: datetime) -> dict[str, Any]:
+def _review(
+    ctx: GuardContext, p: a.ReviewSelfEvaluation, now: datetime, follow: list[FollowUp]
+) -> dict[str, Any]:
     cycle = ctx.cycle
     assert cycle is not None
     assert ctx.fiscal_year is not None
@@ -168,6 +244,21 @@ def _review(ctx: GuardContext, p: a.ReviewSelfEvaluation, now: datetime) -> dict
         cycle.rectification = Rectification(ordered_at=now)
     if applied.propose_exit:
         ctx.project.exit_proposed = True
+    self_score = cycle.self_evaluation.report.total if cycle.self_evaluation else score
+    gap = abs(score - self_score)
+    if gap > ctx.rules.escalation.review_gap_points:
+        cycle.key_evaluation = True
+        follow.append(
+            FollowUp(
+                EventKind.FLAG,
+                {
+                    "flag": "key_evaluation",
+                    "reason": f"reviewed score {score} differs from self-evaluated {self_score}",
+                    "gap": str(gap),
+                },
+                audiences(ctx.project, [Desk.FINANCE]),
+            )
+        )
     return {
         "score": str(score),
         "grade": grade.value,
@@ -180,7 +271,7 @@ def _review(ctx: GuardContext, p: a.ReviewSelfEvaluation, now: datetime) -> dict
 
 
 def _submit_rectification(
-    ctx: GuardContext, p: a.SubmitRectification, now: datetime
+    ctx: GuardContext, p: a.SubmitRectification, now: datetime, follow: list[FollowUp]
 ) -> dict[str, Any]:
     assert ctx.cycle is not None
     assert ctx.cycle.rectification is not None
@@ -190,7 +281,7 @@ def _submit_rectification(
 
 
 def _accept_rectification(
-    ctx: GuardContext, p: a.AcceptRectification, now: datetime
+    ctx: GuardContext, p: a.AcceptRectification, now: datetime, follow: list[FollowUp]
 ) -> dict[str, Any]:
     assert ctx.cycle is not None
     assert ctx.cycle.rectification is not None
@@ -199,11 +290,28 @@ def _accept_rectification(
 
 
 def _reject_rectification(
-    ctx: GuardContext, p: a.RejectRectification, now: datetime
+    ctx: GuardContext, p: a.RejectRectification, now: datetime, follow: list[FollowUp]
 ) -> dict[str, Any]:
     assert ctx.cycle is not None
     assert ctx.cycle.rectification is not None
     ctx.cycle.rectification.rejections += 1
+    return {}
+
+
+def _respond_to_warning(
+    ctx: GuardContext, p: a.RespondToWarning, now: datetime, follow: list[FollowUp]
+) -> dict[str, Any]:
+    assert ctx.cycle is not None
+    ctx.cycle.warning_response = WarningResponse(decision=p.decision, comment=p.comment, at=now)
+    if p.decision is WarningDecision.CANCEL:
+        ctx.project.exit_proposed = True  # finance decides the exit itself
+    return {}
+
+
+def _auto_suspend(
+    ctx: GuardContext, p: a.AutoSuspend, now: datetime, follow: list[FollowUp]
+) -> dict[str, Any]:
+    ctx.project.suspended_reason = p.reason
     return {}
 
 
@@ -223,12 +331,67 @@ EFFECTS: dict[str, Effect] = {
     "submit_rectification": _submit_rectification,
     "accept_rectification": _accept_rectification,
     "reject_rectification": _reject_rectification,
+    "respond_to_warning": _respond_to_warning,
+    "auto_suspend": _auto_suspend,
+}
+
+# Who hears of a person's action at once (besides what the ladders and warnings send).
+ACTION_NOTIFY: dict[str, tuple[Desk, ...]] = {
+    "reject_assessment": (Desk.DEPARTMENT,),
+    "return_goals": (Desk.DEPARTMENT,),
+    "suspend_funding": (Desk.DEPARTMENT, Desk.DEPARTMENT_HEAD),
+    "auto_suspend": (Desk.DEPARTMENT, Desk.DEPARTMENT_HEAD, Desk.FINANCE),
+    "review_self_evaluation": (Desk.DEPARTMENT, Desk.PROJECT_OWNER),
+    "reject_rectification": (Desk.DEPARTMENT,),
+    "respond_to_warning": (Desk.FINANCE,),
+    "exit": (Desk.DEPARTMENT, Desk.DEPARTMENT_HEAD, Desk.PROJECT_OWNER),
 }
 
 
-def apply_effects(action: str, ctx: GuardContext, now: datetime) -> dict[str, Any]:
-    """Record what `action` did; return the history detail (the payload plus what was computed)."""
+@dataclass(frozen=True)
+class FollowUp:
+    """An event an action causes besides its own entry: a warning, a flag, 问责."""
+
+    kind: EventKind
+    detail: dict[str, Any]
+    notify: list[Audience]
+    record: AccountabilityRecord | None = None
+
+
+def accountability(
+    project: ProjectState, fiscal_year: int | None, *, subject: str, reason: str, now: datetime
+) -> FollowUp:
+    """A 问责 record (lifelong for a major project) and the event that reports it."""
+    record = AccountabilityRecord(
+        at=now,
+        fiscal_year=fiscal_year,
+        subject=subject,
+        reason=reason,
+        lifelong=project.info.major,
+    )
+    return FollowUp(
+        EventKind.ACCOUNTABILITY,
+        record.model_dump(mode="json", exclude={"at"}),
+        audiences(project, [Desk.LEADERSHIP, Desk.DISCIPLINE]),
+        record,
+    )
+
+
+@dataclass(frozen=True)
+class Applied:
+    detail: dict[str, Any]  # the payload plus what was computed from it
+    notify: list[Audience]
+    follow_ups: list[FollowUp]
+
+
+def apply_effects(action: str, ctx: GuardContext, now: datetime) -> Applied:
+    """Record what `action` did in the state; say what to write in history and who hears."""
     assert ctx.payload is not None
     effect: Effect = EFFECTS.get(action, _nothing)
-    computed = effect(ctx, ctx.payload, now)
-    return {**ctx.payload.model_dump(mode="json", exclude={"fiscal_year"}), **computed}
+    follow: list[FollowUp] = []
+    computed = effect(ctx, ctx.payload, now, follow)
+    return Applied(
+        detail={**ctx.payload.model_dump(mode="json", exclude={"fiscal_year"}), **computed},
+        notify=audiences(ctx.project, ACTION_NOTIFY.get(action, ())),
+        follow_ups=follow,
+    )

@@ -10,14 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
 from transitions import EventData, Machine
 
 from models import actions as a
-from models.effects import apply_effects
+from models.duties import LABEL_ZH as DUTY_LABEL_ZH
+from models.duties import Duty, DutyKind, open_duties
+from models.effects import FollowUp, accountability, apply_effects
+from models.engine_time import business_today, start_of_year
+from models.escalation import (
+    Firing,
+    audiences,
+    due_firings,
+    execution_pct,
+    next_firing,
+    overdue_duties,
+)
 from models.guards import GUARDS, GuardContext
 from models.lifecycle import (
     ACTIONS,
@@ -28,7 +39,8 @@ from models.lifecycle import (
     actions_of,
     states_of,
 )
-from models.project_state import Actor, Cycle, HistoryEntry, ProjectState
+from models.notify import Audience, Desk, EventKind
+from models.project_state import SYSTEM_ACTOR, Actor, Cycle, HistoryEntry, ProjectState
 from models.rules import Rules
 from models.vocabulary import Role
 
@@ -59,20 +71,6 @@ class ActionRejected(Exception):  # noqa: N818  (a domain outcome, not an error 
 class AllowedAction(BaseModel):
     action: str
     fiscal_year: int | None = None
-
-
-def business_today(now: datetime, rules: Rules) -> date:
-    """The calendar day in the zone's business time zone (China Standard Time by default)."""
-    return now.astimezone(_zone(rules)).date()
-
-
-def start_of_year(year: int, rules: Rules) -> datetime:
-    """Local midnight of 1 January, in UTC: when a fiscal year begins (and the previous ends)."""
-    return datetime(year, 1, 1, tzinfo=_zone(rules)).astimezone(UTC)
-
-
-def _zone(rules: Rules) -> timezone:
-    return timezone(timedelta(minutes=rules.utc_offset_minutes))
 
 
 class _StateProxy:
@@ -318,7 +316,11 @@ class Lifecycle:
         if not fire(action, ctx=ctx):
             # evaluate() and the machine read the same guards; disagreeing is a bug, not a user error.
             raise RuntimeError(f"machine refused {action} from {before} after validation passed")
-        detail = apply_effects(action, ctx, now)
+        if target.cycle is not None and definition.level is Level.CYCLE:
+            target.cycle.entered[proxy.state] = now  # relative deadlines count from here
+        else:
+            self.project.entered.setdefault(proxy.state, now)  # first activation starts duties
+        applied = apply_effects(action, ctx, now)
         entry = HistoryEntry(
             seq=self.project.seq + 1,
             at=now,
@@ -328,33 +330,176 @@ class Lifecycle:
             fiscal_year=target.fiscal_year,
             from_state=before,
             to_state=proxy.state,
+            detail=applied.detail,
+            notify=applied.notify,
+        )
+        self.project.history.append(entry)
+        for follow_up in applied.follow_ups:
+            self._follow(follow_up, target.fiscal_year, now)
+        return entry
+
+    def _follow(self, follow_up: FollowUp, fiscal_year: int | None, now: datetime) -> HistoryEntry:
+        if follow_up.record is not None:
+            self.project.accountability.append(follow_up.record)
+        return self.record_event(
+            follow_up.kind.value, fiscal_year, follow_up.detail, follow_up.notify, now
+        )
+
+    def record_event(
+        self,
+        kind: str,
+        fiscal_year: int | None,
+        detail: dict[str, Any],
+        notify: list[Audience],
+        now: datetime,
+    ) -> HistoryEntry:
+        """A history entry that moves no state: a reminder, a warning, an escalation, 问责."""
+        cycle = self.project.cycle(fiscal_year) if fiscal_year is not None else None
+        state = cycle.state if cycle is not None else self.project.state
+        entry = HistoryEntry(
+            seq=self.project.seq + 1,
+            at=now,
+            actor="system",
+            role=Role.SYSTEM,
+            action=kind,
+            fiscal_year=fiscal_year,
+            from_state=state,
+            to_state=state,
             detail=detail,
+            notify=notify,
         )
         self.project.history.append(entry)
         return entry
 
-    def due_clock_events(self, now: datetime) -> list[tuple[str, a.Payload]]:
-        """Clock-driven moves that are due: a budgeted year begins, an executing year ends,
-        a project whose last results are applied completes."""
+    def due_clock_events(self, now: datetime) -> list[tuple[datetime, str, a.Payload]]:
+        """Clock-driven moves that are due, each with the instant it fell due: a budgeted year
+        begins, an executing year ends, a project whose last results are applied completes."""
         today = business_today(now, self.rules)
-        due: list[tuple[str, a.Payload]] = []
+        due: list[tuple[datetime, str, a.Payload]] = []
         for cycle in self.project.cycles:
-            if cycle.state == "executing" and today.year > cycle.fiscal_year:
-                due.append(("end_year", a.YearEnds(fiscal_year=cycle.fiscal_year)))
-            elif cycle.state == "budget_approved" and today.year >= cycle.fiscal_year:
-                due.append(("start_year", a.YearStarts(fiscal_year=cycle.fiscal_year)))
+            year = cycle.fiscal_year
+            if cycle.state == "executing" and today.year > year:
+                due.append(
+                    (start_of_year(year + 1, self.rules), "end_year", a.YearEnds(fiscal_year=year))
+                )
+            elif cycle.state == "budget_approved" and today.year >= year:
+                due.append(
+                    (start_of_year(year, self.rules), "start_year", a.YearStarts(fiscal_year=year))
+                )
         if self.evaluate("complete", a.Complete(), role=Role.SYSTEM, today=today) is None:
-            due.append(("complete", a.Complete()))
+            due.append((now, "complete", a.Complete()))
         return due
 
+    def has_due(self, now: datetime) -> bool:
+        """Whether `advance_clock(now)` would change anything."""
+        return bool(self.due_clock_events(now) or due_firings(self.project, self.rules, now))
+
     def advance_clock(self, now: datetime, actor: Actor) -> list[HistoryEntry]:
-        """Apply every due clock event (repeatedly: a year's end may make completion due)."""
+        """Apply every due clock event and escalation, earliest first, each exactly once.
+
+        Order matters after a long sleep (a worker down for weeks): the idle-funds check of
+        31 October must see the year still executing, before 1 January closes it.
+        """
         entries: list[HistoryEntry] = []
-        while due := self.due_clock_events(now):
-            entries.extend(
-                self.execute(action, payload, actor=actor, now=now) for action, payload in due
+        while True:
+            moves = self.due_clock_events(now)
+            firings = due_firings(self.project, self.rules, now)
+            if not moves and not firings:
+                return entries
+            first_move = min(moves, key=lambda m: m[0], default=None)
+            if firings and (first_move is None or firings[0].at < first_move[0]):
+                entries.extend(self._fire(firings[0], now))
+            else:
+                assert first_move is not None
+                _, action, payload = first_move
+                before = self.project.seq
+                self.execute(action, payload, actor=actor, now=now)
+                entries.extend(e for e in self.project.history if e.seq > before)
+
+    def _fire(self, firing: Firing, now: datetime) -> list[HistoryEntry]:
+        before = self.project.seq
+        self.project.escalations.setdefault(firing.key, []).append(firing.offset)
+        year, info = firing.fiscal_year, self.project.info
+        if firing.duty is None:
+            self._check_idle_funds(year, now)
+        else:
+            duty, rung = firing.duty, firing.rung
+            assert rung is not None
+            self.record_event(
+                rung.kind.value,
+                year,
+                {
+                    "duty": duty.kind.value,
+                    "duty_zh": DUTY_LABEL_ZH[duty.kind],
+                    "owner": duty.owner.value,
+                    "due": duty.due.isoformat(),
+                    "offset_days": rung.offset_days,
+                    "to": [d.value for d in rung.to],
+                },
+                audiences(self.project, rung.to),
+                now,
             )
-        return entries
+            if rung.accountability:
+                subject = (
+                    f"department_head:{info.department}"
+                    if duty.owner is Role.DEPARTMENT
+                    else "finance"
+                )
+                self._follow(
+                    accountability(
+                        self.project,
+                        year,
+                        subject=subject,
+                        reason=f"{duty.kind.value} {rung.offset_days} days overdue",
+                        now=now,
+                    ),
+                    year,
+                    now,
+                )
+            if rung.offset_days == 0 and duty.kind is DutyKind.RECTIFICATION and info.major:
+                self._follow(
+                    accountability(
+                        self.project,
+                        year,
+                        subject=f"owner:{info.owner}",
+                        reason="rectification overdue on a major project",
+                        now=now,
+                    ),
+                    year,
+                    now,
+                )
+            if (
+                rung.offset_days == 0
+                and duty.kind is DutyKind.WARNING_RESPONSE
+                and self.project.state == "active"
+            ):
+                reason = f"red warning of {year} not answered by {duty.due.isoformat()}"
+                self.execute(
+                    "auto_suspend", a.AutoSuspend(reason=reason), actor=SYSTEM_ACTOR, now=now
+                )
+        return [e for e in self.project.history if e.seq > before]
+
+    def _check_idle_funds(self, year: int, now: datetime) -> None:
+        """Money idle (资金闲置): execution below the threshold at the check date escalates."""
+        cycle = self.project.cycle(year)
+        assert cycle is not None
+        pct = execution_pct(cycle.approved_amount, cycle.executed_amount)
+        threshold = self.rules.calendar.idle_funds_threshold_pct
+        if pct >= threshold:
+            return
+        self.record_event(
+            EventKind.ESCALATION.value,
+            year,
+            {
+                "reason": "idle_funds",
+                "execution_pct": str(pct),
+                "threshold_pct": str(threshold),
+                "note": "funds may be recovered (收回统筹)",
+                "to": [Desk.FINANCE.value, Desk.DEPARTMENT_HEAD.value],
+            },
+            audiences(self.project, [Desk.FINANCE, Desk.DEPARTMENT_HEAD]),
+            now,
+        )
 
     def next_clock_event(self, now: datetime) -> datetime | None:
         """When the clock next moves this project by itself (local midnight of a 1 January)."""
@@ -364,4 +509,13 @@ class Lifecycle:
             for c in self.project.cycles
             if c.state == "budget_approved" and c.fiscal_year > today.year
         ]
-        return start_of_year(min(years), self.rules) if years else None
+        moments = [start_of_year(y, self.rules) for y in years]
+        if (escalation := next_firing(self.project, self.rules, now)) is not None:
+            moments.append(escalation)
+        return min(moments, default=None)
+
+    def overdue(self, now: datetime) -> list[Duty]:
+        return overdue_duties(self.project, self.rules, now)
+
+    def duties(self, now: datetime) -> list[Duty]:
+        return open_duties(self.project, self.rules.calendar, business_today(now, self.rules))

@@ -309,6 +309,17 @@ def _rectification_submitted(ctx: GuardContext) -> str | None:
     return f"no rectification report for fiscal year {ctx.fiscal_year} is waiting for review"
 
 
+def _warning_response_open(ctx: GuardContext) -> str | None:
+    cycle = ctx.cycle
+    if (
+        cycle is not None
+        and cycle.warning_response_due is not None
+        and cycle.warning_response is None
+    ):
+        return None
+    return f"no red warning of fiscal year {ctx.fiscal_year} is waiting for an answer"
+
+
 GUARDS: dict[str, Guard] = {
     g.name: g
     for g in (
@@ -441,6 +452,12 @@ GUARDS: dict[str, Guard] = {
             "the grade is fair or poor",
             "评价等级为中或差",
             _needs_rectification,
+        ),
+        Guard(
+            "warning_response_open",
+            "a red warning is waiting for an answer",
+            "存在待答复的红色预警",
+            _warning_response_open,
         ),
         Guard(
             "rectification_ordered",

@@ -163,6 +163,9 @@ ACTIONS: dict[str, ActionDef] = {
         ActionDef("resume_funding", _P, _FIN, "恢复拨款", (_t("suspended", "active"),)),
         ActionDef("exit", _P, _FIN, "清理退出", (_t(_OPEN_PROJECT, "exited"),)),
         ActionDef(
+            "auto_suspend", _P, _SYS, "逾期未答复预警，自动暂停拨款", (_t("active", "suspended"),)
+        ),
+        ActionDef(
             "complete",
             _P,
             _SYS,
@@ -247,6 +250,13 @@ ACTIONS: dict[str, ActionDef] = {
                     "progress_codes_known",
                 ),
             ),
+        ),
+        ActionDef(
+            "respond_to_warning",
+            _C,
+            _DEPT,
+            "答复红色预警",
+            (_t("executing", "executing", "warning_response_open"),),
         ),
         ActionDef("close_year", _C, _FIN, "提前结束年度", (_t("executing", "closed"),)),
         ActionDef("end_year", _C, _SYS, "年度结束", (_t("executing", "closed", "year_over"),)),

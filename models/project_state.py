@@ -25,6 +25,7 @@ from models.vocabulary import (
     ProjectKind,
     ResultConsequence,
     Role,
+    WarningDecision,
     WarningLevel,
 )
 
@@ -122,11 +123,19 @@ class Rectification(BaseModel):
     accepted_at: datetime | None = None
 
 
+class WarningResponse(BaseModel):
+    decision: WarningDecision
+    comment: str
+    at: datetime
+
+
 class Cycle(BaseModel):
     """One fiscal year of the project: goals, budget, execution, evaluation, results."""
 
     fiscal_year: int
     state: str
+    # When the cycle last entered each state: the start of relative deadlines.
+    entered: dict[str, datetime] = {}
     requested_amount: Decimal | None = None
     indicators: list[Indicator] = []
     goals_comment: str = ""
@@ -137,6 +146,11 @@ class Cycle(BaseModel):
     self_evaluation: SelfEvaluation | None = None
     review: Review | None = None
     rectification: Rectification | None = None
+    # A red warning must be answered (continue / reallocate / cancel) by this business date.
+    warning_response_due: date | None = None
+    warning_response: WarningResponse | None = None
+    # Finance's score differs from the self-evaluation by more than the allowed gap.
+    key_evaluation: bool = False
 
     @property
     def score(self) -> Decimal | None:
@@ -172,16 +186,31 @@ class HistoryEntry(BaseModel):
     notify: list[Audience] = []
 
 
+class AccountabilityRecord(BaseModel):
+    """问责: who answers for what; lifelong for major projects (绩效终身责任追究)."""
+
+    at: datetime
+    fiscal_year: int | None
+    subject: str  # e.g. "owner:张三" or "department_head:D1"
+    reason: str
+    lifelong: bool
+
+
 class ProjectState(BaseModel):
     """The state object of `ProjectWorkflow`, and its continue-as-new input."""
 
     info: ProjectInfo
     state: str = "filed"
+    # When the project first entered each state (activation starts the duty calendar).
+    entered: dict[str, datetime] = {}
     assessment: Assessment | None = None
     cycles: list[Cycle] = []
     suspended_reason: str | None = None
     exit_reason: ExitReason | None = None
     exit_proposed: bool = False
+    # Escalation ladders already climbed: duty key → rung offsets fired (each fires once).
+    escalations: dict[str, list[int]] = {}
+    accountability: list[AccountabilityRecord] = []
     history: list[HistoryEntry] = []
 
     @property

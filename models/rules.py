@@ -11,8 +11,21 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.assessment import AssessmentRules
+from models.calendar import FiscalCalendar
+from models.ladder import Ladder
 from models.monitoring import MonitoringRules
 from models.scoring import ScoringRules
+
+
+class EscalationRules(BaseModel):
+    """Event-triggered escalations (defaults of DOMAIN.md and the monitoring practice)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Finance's reviewed score this far from the self-evaluated one flags a key evaluation.
+    review_gap_points: Decimal = Field(default=Decimal(10), ge=0, le=100)
+    # A major project warned yellow this many times in a year is red.
+    major_yellow_to_red: int = Field(default=2, ge=1)
 
 
 class ResultRules(BaseModel):
@@ -33,5 +46,8 @@ class Rules(BaseModel):
     assessment: AssessmentRules = AssessmentRules()
     monitoring: MonitoringRules = MonitoringRules()
     results: ResultRules = ResultRules()
+    escalation: EscalationRules = EscalationRules()
+    calendar: FiscalCalendar = FiscalCalendar()
+    ladder: Ladder = Ladder()
     # The business day is China Standard Time (no daylight saving): a year ends at local midnight.
     utc_offset_minutes: int = Field(default=480, ge=-720, le=840)

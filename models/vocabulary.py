@@ -92,6 +92,14 @@ class WarningLevel(StrEnum):
     RED = "red"  # 红色预警
 
 
+class WarningDecision(StrEnum):
+    """A department's answer to a red warning (within 10 working days by default)."""
+
+    CONTINUE = "continue"  # 继续实施
+    REALLOCATE = "reallocate"  # 调整用途
+    CANCEL = "cancel"  # 取消
+
+
 class Assessor(StrEnum):
     SELF = "self"
     THIRD_PARTY = "third_party"

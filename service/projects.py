@@ -27,7 +27,8 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.actions import PAYLOADS
-from models.engine import Lifecycle, business_today
+from models.engine import Lifecycle
+from models.engine_time import business_today
 from models.lifecycle import ACTIONS, PERSON_ACTIONS
 from models.project_state import Actor, HistoryEntry, ProjectFiling, ProjectInfo, ProjectState
 from models.rules import Rules

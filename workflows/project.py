@@ -21,13 +21,10 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.projection import PROJECT_SNAPSHOT, ProjectionInput
     from models.actions import PAYLOADS
-    from models.engine import (
-        ActionRejected,
-        AllowedAction,
-        Lifecycle,
-        business_today,
-        start_of_year,
-    )
+    from models.calendar import FiscalCalendar
+    from models.duties import LABEL_ZH as DUTY_LABEL_ZH
+    from models.engine import ActionRejected, AllowedAction, Lifecycle
+    from models.engine_time import business_today, start_of_year
     from models.lifecycle import CYCLE_OPEN_STATES, PROJECT_FINAL_STATES, STATE_ZH
     from models.project_state import SYSTEM_ACTOR, Actor, HistoryEntry, ProjectState
     from models.rules import Rules
@@ -80,6 +77,7 @@ class ProjectWorkflow:
         self._projected_seq = inp.projected_seq
         self._run_year = business_today(self._now(), inp.rules).year
         self._search_attributes: dict[str, Any] = {}
+        self._retimed = False  # a calendar change arrived: deadlines must be recomputed
 
     # --- the main loop ----------------------------------------------------------------------
 
@@ -100,10 +98,11 @@ class ProjectWorkflow:
             # A timeout means a fiscal event is due: the next turn of the loop applies it.
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
-                    lambda: self._state.seq > self._projected_seq,
+                    lambda: self._state.seq > self._projected_seq or self._retimed,
                     timeout=wake_at - self._now(),
-                    timeout_summary=f"next fiscal event {wake_at.date().isoformat()}",
+                    timeout_summary=f"next deadline or fiscal event {wake_at.isoformat()}",
                 )
+            self._retimed = False
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._project()
         return self._state
@@ -156,6 +155,8 @@ class ProjectWorkflow:
         )
         graded = [c for c in self._state.cycles if c.grade is not None]
         grade = graded[-1].grade.value if graded and graded[-1].grade else ""
+        now = self._now()
+        overdue = self._lifecycle.overdue(now)
         wanted: dict[str, Any] = {
             sa.PROJECT_CODE.name: info.code,
             sa.DEPARTMENT.name: info.department,
@@ -164,6 +165,7 @@ class ProjectWorkflow:
             sa.FISCAL_YEAR.name: self._run_year,
             sa.WARNING_LEVEL.name: warning.value,
             sa.GRADE.name: grade,
+            sa.OVERDUE.name: bool(overdue),
         }
         if wanted != self._search_attributes:
             workflow.upsert_search_attributes(
@@ -175,6 +177,7 @@ class ProjectWorkflow:
                     sa.FISCAL_YEAR.value_set(self._run_year),
                     sa.WARNING_LEVEL.value_set(warning.value),
                     sa.GRADE.value_set(grade) if grade else sa.GRADE.value_unset(),
+                    sa.OVERDUE.value_set(bool(overdue)),
                 ]
             )
             self._search_attributes = wanted
@@ -184,8 +187,26 @@ class ProjectWorkflow:
         for c in self._state.cycles:
             grade_text = f", grade {c.grade.value}" if c.grade else ""
             lines.append(f"- {c.fiscal_year}: {c.state}, warning {c.warning.value}{grade_text}")
+        duties = self._lifecycle.duties(now)
+        if duties:
+            lines.append("\nOpen duties:")
+            late = {d.key for d in overdue}
+            for d in duties:
+                mark = " **OVERDUE**" if d.key in late else ""
+                lines.append(
+                    f"- {d.fiscal_year} {DUTY_LABEL_ZH[d.kind]} ({d.kind.value}, {d.owner.value})"
+                    f" due {d.due.isoformat()}{mark}"
+                )
+        climbed = {k: v for k, v in self._state.escalations.items() if v}
+        if climbed:
+            lines.append(
+                "\nEscalations so far: "
+                + "; ".join(
+                    f"{k} at {', '.join(f'{o:+d}d' for o in sorted(v))}" for k, v in climbed.items()
+                )
+            )
         if self._state.state not in PROJECT_FINAL_STATES:
-            lines.append(f"\nNext fiscal event: {self._next_wake().date().isoformat()}")
+            lines.append(f"\nNext wake-up: {self._next_wake().isoformat()}")
         if self._state.exit_proposed:
             lines.append("\nProposed for exit (two poor years in a row)")
         workflow.set_current_details("\n".join(lines))
@@ -226,7 +247,7 @@ class ProjectWorkflow:
             raise ApplicationError(str(invalid), type=BAD_PAYLOAD, non_retryable=True) from None
         now = self._now()
         lifecycle = self._lifecycle
-        if lifecycle.due_clock_events(now):
+        if lifecycle.has_due(now):
             # Judge the action as the handler will: after the due clock events, on a copy.
             lifecycle = Lifecycle(self._state.model_copy(deep=True), self._input.rules)
             lifecycle.advance_clock(now, SYSTEM_ACTOR)
@@ -243,6 +264,14 @@ class ProjectWorkflow:
                 type=REJECTED,
                 non_retryable=True,
             )
+
+    @workflow.signal
+    def update_calendar(self, calendar: FiscalCalendar) -> None:
+        """A new fiscal calendar: deadlines (and their timers) move without a restart."""
+        rules = self._input.rules.model_copy(update={"calendar": calendar})
+        self._input = self._input.model_copy(update={"rules": rules})
+        self._lifecycle.rules = rules
+        self._retimed = True
 
     @workflow.query
     def snapshot(self) -> ProjectState:

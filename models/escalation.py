@@ -1,0 +1,103 @@
+"""When the clock alone moves a project: ladder rungs of open duties and the idle-funds check.
+
+Pure: given the state, the rules and an instant, which escalations are due (and not yet
+fired), and when the next one falls. Each fires once — the state remembers the rung offsets
+fired per duty — so a restart, a replay or a late wake-up never repeats or loses one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from models.duties import Duty, deadline, open_duties
+from models.engine_time import business_today
+from models.ladder import Rung
+from models.notify import Audience, Desk
+from models.project_state import ProjectState
+from models.rules import Rules
+from models.vocabulary import Role
+
+PER_DEPARTMENT = frozenset({Desk.DEPARTMENT, Desk.DEPARTMENT_HEAD, Desk.PROJECT_OWNER})
+IDLE_FUNDS_OFFSET = 0
+
+
+@dataclass(frozen=True)
+class Firing:
+    at: datetime
+    key: str  # escalation key: a duty key, or "idle_funds:<year>"
+    offset: int
+    duty: Duty | None  # None for the idle-funds check
+    rung: Rung | None
+    fiscal_year: int
+
+
+def audiences(project: ProjectState, desks: tuple[Desk, ...] | list[Desk]) -> list[Audience]:
+    department = project.info.department
+    return [Audience(desk=d, department=department if d in PER_DEPARTMENT else None) for d in desks]
+
+
+def rungs_for(duty: Duty, rules: Rules) -> tuple[Rung, ...]:
+    return rules.ladder.finance if duty.owner is Role.FINANCE else rules.ladder.department
+
+
+def _candidates(project: ProjectState, rules: Rules, now: datetime) -> Iterator[Firing]:
+    today = business_today(now, rules)
+    offset = rules.utc_offset_minutes
+    for duty in open_duties(project, rules.calendar, today):
+        end = deadline(duty.due, offset)
+        for rung in rungs_for(duty, rules):
+            yield Firing(
+                at=end + timedelta(days=rung.offset_days),
+                key=duty.key,
+                offset=rung.offset_days,
+                duty=duty,
+                rung=rung,
+                fiscal_year=duty.fiscal_year,
+            )
+    if project.state in ("active", "suspended"):
+        for cycle in project.cycles:
+            if cycle.state == "executing":
+                check = rules.calendar.idle_funds_check.in_year(cycle.fiscal_year)
+                yield Firing(
+                    at=deadline(check, offset),
+                    key=f"idle_funds:{cycle.fiscal_year}",
+                    offset=IDLE_FUNDS_OFFSET,
+                    duty=None,
+                    rung=None,
+                    fiscal_year=cycle.fiscal_year,
+                )
+
+
+def _fired(project: ProjectState, firing: Firing) -> bool:
+    return firing.offset in project.escalations.get(firing.key, [])
+
+
+def due_firings(project: ProjectState, rules: Rules, now: datetime) -> list[Firing]:
+    """Escalations whose time has come and that have not fired, in the order they fell due."""
+    due = [f for f in _candidates(project, rules, now) if f.at <= now and not _fired(project, f)]
+    return sorted(due, key=lambda f: (f.at, f.key))
+
+
+def next_firing(project: ProjectState, rules: Rules, now: datetime) -> datetime | None:
+    later = [
+        f.at for f in _candidates(project, rules, now) if f.at > now and not _fired(project, f)
+    ]
+    return min(later, default=None)
+
+
+def overdue_duties(project: ProjectState, rules: Rules, now: datetime) -> list[Duty]:
+    today = business_today(now, rules)
+    return [
+        d
+        for d in open_duties(project, rules.calendar, today)
+        if deadline(d.due, rules.utc_offset_minutes) <= now
+    ]
+
+
+def execution_pct(approved: Decimal | None, executed: Decimal | None) -> Decimal:
+    if not approved:
+        return Decimal(0)
+    return (Decimal(100) * (executed or Decimal(0)) / approved).quantize(Decimal("0.01"))
