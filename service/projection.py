@@ -21,6 +21,7 @@ from models.lifecycle import CYCLE_OPEN_STATES
 from models.project_state import HistoryEntry, ProjectState
 from models.tables import CycleRow, HistoryRow, ProjectRow
 from models.vocabulary import WarningLevel
+from service.notifications import enqueue
 
 _WARNING_ORDER = [WarningLevel.NONE, WarningLevel.YELLOW, WarningLevel.RED]
 
@@ -108,6 +109,7 @@ def _apply(
         session.flush()
     if entries:
         _insert_history(session, info.code, entries)
+        enqueue(session, project=project, entries=entries)
     return moved
 
 

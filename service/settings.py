@@ -23,6 +23,7 @@ DEVELOPMENT_JWT_SECRET = "perfbudget-development-secret-do-not-use-in-production
 Environment = Literal["development", "production", "test"]
 LogFormat = Literal["auto", "json", "console"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+NotificationMode = Literal["send", "capture"]
 
 
 class Settings(BaseSettings):
@@ -61,6 +62,28 @@ class Settings(BaseSettings):
 
     log_format: LogFormat = "auto"
     log_level: LogLevel = "INFO"
+
+    # Notifications (the outbox of `service.notifications`). `capture` records every message as
+    # `captured` without sending it: the simulator's mode, and a dry run before going live.
+    notification_mode: NotificationMode = "send"
+    # Tries per message, counted across deliveries; then it is `failed` and shown to operators.
+    notification_max_attempts: int = Field(default=5, ge=1, le=50)
+    # Wait before the second try, doubling after each (1, 2, 4, 8 s by default): rides out a
+    # receiver's restart without holding an activity slot for long.
+    notification_retry_delay_seconds: float = Field(default=1.0, ge=0, le=300)
+    # Per HTTP request and per SMTP conversation.
+    notification_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    # A message claimed for sending longer ago than this belongs to a deliverer that died; it
+    # is tried again. Must exceed the longest delivery (tries × timeout + backoff).
+    notification_claim_timeout_seconds: float = Field(default=300.0, gt=0)
+
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "perfbudget@localhost"
+    smtp_username: str | None = None
+    # repr=False, like jwt_secret: never in a traceback or a settings dump.
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_starttls: bool = False
 
     @field_validator("log_level", mode="before")
     @classmethod

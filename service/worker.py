@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.notifications import NotificationActivities
 from activities.projection import ProjectionActivities
 from service.settings import Settings
 from workflows.project import ProjectWorkflow
@@ -37,19 +38,30 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def activities_for(engine: Engine) -> list[Any]:
+def activities_for(engine: Engine, settings: Settings) -> list[Any]:
     projection = ProjectionActivities(engine)
-    return [projection.project_snapshot]
+    notifications = NotificationActivities(engine, settings)
+    return [projection.project_snapshot, notifications.deliver_notifications]
 
 
 def build_worker(
-    client: Client, *, task_queue: str, engine: Engine, executor: ThreadPoolExecutor
+    client: Client,
+    *,
+    task_queue: str,
+    engine: Engine,
+    executor: ThreadPoolExecutor,
+    settings: Settings | None = None,
 ) -> Worker:
+    """A worker for the project workflows and their activities.
+
+    `settings` configure notification delivery; without them the environment's are read
+    (a fresh `Settings()`, not the process-wide cache, so a test's environment applies).
+    """
     return Worker(
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
-        activities=activities_for(engine),
+        activities=activities_for(engine, settings or Settings()),
         activity_executor=executor,
         workflow_runner=workflow_runner(),
     )
@@ -62,7 +74,11 @@ async def run_worker(*, settings: Settings, client: Client, stop: asyncio.Event)
     engine = init_db(settings)
     with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as executor:
         worker = build_worker(
-            client, task_queue=settings.task_queue, engine=engine, executor=executor
+            client,
+            task_queue=settings.task_queue,
+            engine=engine,
+            executor=executor,
+            settings=settings,
         )
         async with worker:
             await stop.wait()
