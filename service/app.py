@@ -21,7 +21,15 @@ from temporalio.client import Client
 from service.db import init_db
 from service.logging import configure_logging
 from service.problems import install_problem_handlers
-from service.routes import auth, departments, health, projects, scoring, users
+from service.routes import (
+    auth,
+    departments,
+    health,
+    notifications,
+    projects,
+    scoring,
+    users,
+)
 from service.settings import Settings, get_settings
 from service.temporal_client import connect_client
 
@@ -76,7 +84,7 @@ class RequestContext:
 
 
 def _include_routers(app: FastAPI) -> None:
-    for module in (health, auth, users, departments, projects, scoring):
+    for module in (health, auth, users, departments, projects, scoring, notifications):
         app.include_router(module.router)
 
 
