@@ -9,11 +9,15 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import (
     LogForwardingConfig,
@@ -84,4 +88,26 @@ async def connect_client(settings: Settings) -> Client:
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
         runtime=core_runtime(),
+    )
+
+
+async def add_search_attributes(
+    client: Client,
+    keys: Sequence[SearchAttributeKey],  # type: ignore[type-arg]
+    namespace: str = "default",
+) -> None:
+    """Register `keys` on a server that does not take `--search-attribute` flags.
+
+    The time-skipping test server knows no custom search attribute until one is added; the test
+    suite, the history recorder and `perfbudget simulate` all add every key this way.
+    """
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=namespace,
+            search_attributes={
+                # The SDK's enum mirrors the API's values one to one.
+                key.name: IndexedValueType.ValueType(key.indexed_value_type.value)
+                for key in keys
+            },
+        )
     )

@@ -12,36 +12,17 @@ isolate themselves by using a fresh task queue and fresh workflow ids, not a fre
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 import pytest
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from service.temporal_client import temporal_cli_path, test_server_path
+# add_search_attributes is re-exported: the history recorder imports it from here.
+from service.temporal_client import add_search_attributes, temporal_cli_path, test_server_path
 from workflows.search_attributes import ALL_KEYS
 
-
-async def add_search_attributes(
-    client: Client,
-    keys: Sequence[SearchAttributeKey],  # type: ignore[type-arg]
-    namespace: str = "default",
-) -> None:
-    """Register `keys` on a server that does not take `--search-attribute` flags."""
-    await client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=namespace,
-            search_attributes={
-                # The SDK's enum mirrors the API's values one to one.
-                key.name: IndexedValueType.ValueType(key.indexed_value_type.value)
-                for key in keys
-            },
-        )
-    )
+__all__ = ["add_search_attributes", "dev_env", "time_skipping_env"]
 
 
 @pytest.fixture(scope="session")
