@@ -4,6 +4,7 @@
     perfbudget api       the API only (production: N replicas)
     perfbudget worker    the worker only (production: N replicas)
     perfbudget users add --username U --password P --role R [--department D]
+    perfbudget simulate SCENARIO.json [--timing]   a scenario in virtual time, JSON timeline out
 
 The API, the worker, the database and the users modules are imported inside the subcommands:
 `perfbudget --help` stays fast, and a broken API module does not stop `perfbudget worker`.
@@ -14,10 +15,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
 import sys
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
@@ -209,6 +212,36 @@ async def _projection_rebuild(settings: Settings, args: argparse.Namespace) -> i
     return 0
 
 
+async def _simulate(args: argparse.Namespace) -> int:
+    from service.simulate import ScenarioError, read_scenario, simulate
+    from service.temporal_client import BinaryNotFoundError
+
+    try:
+        scenario = read_scenario(args.scenario)
+    except ScenarioError as error:
+        problems = "\n".join(f"  {p}" for p in error.problems)
+        print(
+            f"perfbudget simulate: {args.scenario}: invalid scenario:\n{problems}", file=sys.stderr
+        )
+        return EXIT_USAGE
+    try:
+        result = await simulate(scenario)
+    except BinaryNotFoundError as error:
+        print(f"perfbudget simulate: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(result.output(), ensure_ascii=False, indent=2))
+    if args.timing:
+        print(
+            f"perfbudget simulate: {result.projects} project(s), "
+            f"{result.virtual_years:.2f} virtual years in {result.wall_seconds:.2f} s "
+            f"(+ {result.startup_seconds:.2f} s to start the test server): "
+            f"{result.years_per_second:.2f} virtual years per second, "
+            f"{result.years_per_second * result.projects:.1f} project-years per second",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="perfbudget",
@@ -242,6 +275,18 @@ def _parser() -> argparse.ArgumentParser:
         "rebuild", help="replace the read model of every project by what its workflow holds"
     )
     rebuild.add_argument("--query", help="narrow with a visibility query, e.g. 'Department=\"D1\"'")
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="run a scenario in virtual time on the time-skipping test server; "
+        "prints a JSON timeline (exit 2 on a malformed scenario)",
+    )
+    simulate.add_argument("scenario", type=Path, help="the scenario JSON file ('-': stdin)")
+    simulate.add_argument(
+        "--timing",
+        action="store_true",
+        help="print the wall time and virtual years per second to stderr",
+    )
     return parser
 
 
@@ -275,6 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _users_add(settings, args)
         case "projection":
             return asyncio.run(_projection_rebuild(settings, args))
+        case "simulate":
+            return asyncio.run(_simulate(args))
     return EXIT_USAGE  # unreachable: argparse requires a known command
 
 
