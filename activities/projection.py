@@ -8,6 +8,7 @@ from sqlmodel import Session
 from temporalio import activity
 
 from models.project_state import HistoryEntry, ProjectState
+from service.projection import apply_snapshot
 
 PROJECT_SNAPSHOT = "project_snapshot"
 
@@ -25,9 +26,6 @@ class ProjectionActivities:
 
     @activity.defn(name=PROJECT_SNAPSHOT)
     def project_snapshot(self, inp: ProjectionInput) -> None:
-        # Imported here: service.projection pulls in SQLAlchemy dialects the sandbox need not see.
-        from service.projection import apply_snapshot
-
         seq = inp.entries[-1].seq if inp.entries else 0
         with Session(self._engine, expire_on_commit=False) as session:
             apply_snapshot(session, project=inp.project, seq=seq, entries=inp.entries)

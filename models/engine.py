@@ -73,6 +73,10 @@ class AllowedAction(BaseModel):
     fiscal_year: int | None = None
 
 
+def _not_before(when: datetime, floor: datetime | None) -> datetime:
+    return when if floor is None or when >= floor else floor
+
+
 class _StateProxy:
     """The object a machine moves: reads and writes the `state` of a pydantic model in place."""
 
@@ -407,13 +411,17 @@ class Lifecycle:
             if not moves and not firings:
                 return entries
             first_move = min(moves, key=lambda m: m[0], default=None)
+            # Each is recorded at the instant it fell due, not when a worker got to it, so the
+            # history reads the same however late the wake-up was.
+            # (never before the last entry: a deadline moved into the past fires now).
+            last = self.project.history[-1].at if self.project.history else None
             if firings and (first_move is None or firings[0].at < first_move[0]):
-                entries.extend(self._fire(firings[0], now))
+                entries.extend(self._fire(firings[0], _not_before(firings[0].at, last)))
             else:
                 assert first_move is not None
-                _, action, payload = first_move
+                due_at, action, payload = first_move
                 before = self.project.seq
-                self.execute(action, payload, actor=actor, now=now)
+                self.execute(action, payload, actor=actor, now=_not_before(due_at, last))
                 entries.extend(e for e in self.project.history if e.seq > before)
 
     def _fire(self, firing: Firing, now: datetime) -> list[HistoryEntry]:

@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -60,8 +60,13 @@ from models.rules import Rules
 from models.vocabulary import Role
 from service.db import engine_for
 from service.notifications import PER_DEPARTMENT_DESKS, create_recipient, deliver
+from service.project_client import close_project
 from service.settings import Settings, get_settings
-from service.temporal_client import add_search_attributes, core_runtime, test_server_path
+from service.temporal_client import (
+    add_search_attributes,
+    core_runtime,
+    test_server_path,
+)
 from service.worker import build_worker
 from workflows.project import (
     REJECTED,
@@ -807,8 +812,7 @@ class _Run:
     async def terminate_open(self) -> None:
         async def terminate(project: _Project) -> None:
             handle = self._client.get_workflow_handle(project.handle.id)
-            with suppress(RPCError):  # already closed
-                await handle.terminate(reason="simulation over")
+            await close_project(handle, "simulation over")
 
         await asyncio.gather(*(terminate(p) for p in self._projects.values()))
 

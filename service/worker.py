@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -44,6 +45,9 @@ def activities_for(engine: Engine, settings: Settings) -> list[Any]:
     return [projection.project_snapshot, notifications.deliver_notifications]
 
 
+GRACEFUL_SHUTDOWN = timedelta(seconds=30)
+
+
 def build_worker(
     client: Client,
     *,
@@ -51,6 +55,7 @@ def build_worker(
     engine: Engine,
     executor: ThreadPoolExecutor,
     settings: Settings | None = None,
+    max_cached_workflows: int = 1000,
 ) -> Worker:
     """A worker for the project workflows and their activities.
 
@@ -64,6 +69,11 @@ def build_worker(
         activities=activities_for(engine, settings or Settings()),
         activity_executor=executor,
         workflow_runner=workflow_runner(),
+        # 0 turns off sticky queues: every task replays the history from the start.
+        max_cached_workflows=max_cached_workflows,
+        # On shutdown, let activities in hand finish (projection writes, deliveries) rather
+        # than abandon them to their timeouts.
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 
 

@@ -9,6 +9,7 @@ whole state in its input.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,9 +17,10 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.notifications import DELIVER_NOTIFICATIONS, DeliverInput
     from activities.projection import PROJECT_SNAPSHOT, ProjectionInput
     from models.actions import PAYLOADS
     from models.calendar import FiscalCalendar
@@ -78,6 +80,8 @@ class ProjectWorkflow:
         self._run_year = business_today(self._now(), inp.rules).year
         self._search_attributes: dict[str, Any] = {}
         self._retimed = False  # a calendar change arrived: deadlines must be recomputed
+        # Deliveries run beside the main loop: a failing recipient never holds up a deadline.
+        self._deliveries: set[asyncio.Task[None]] = set()
 
     # --- the main loop ----------------------------------------------------------------------
 
@@ -91,6 +95,7 @@ class ProjectWorkflow:
                 break
             if self._year_turned() or workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
+                await self._deliveries_done()
                 if self._state.seq == self._projected_seq:  # nothing new arrived meanwhile
                     workflow.continue_as_new(self._next_input())
                 continue
@@ -105,6 +110,7 @@ class ProjectWorkflow:
             self._retimed = False
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._project()
+        await self._deliveries_done()
         return self._state
 
     def _now(self) -> datetime:
@@ -138,6 +144,30 @@ class ProjectWorkflow:
             summary=f"project {self._state.info.code} up to #{seq}",
         )
         self._projected_seq = max(self._projected_seq, seq)
+        if any(e.notify for e in new):
+            task = asyncio.create_task(self._deliver())
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
+
+    async def _deliver(self) -> None:
+        """Send what the projection just put in the outbox (the activity retries each send)."""
+        try:
+            await workflow.execute_activity(
+                DELIVER_NOTIFICATIONS,
+                DeliverInput(project_code=self._state.info.code),
+                start_to_close_timeout=timedelta(minutes=5),
+                heartbeat_timeout=timedelta(seconds=60),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+                summary=f"notify about {self._state.info.code}",
+            )
+        except ActivityError:
+            # Failed rows stay visible at GET /api/notifications?status=failed; the lifecycle
+            # goes on regardless.
+            workflow.logger.warning("notification delivery failed for %s", self._state.info.code)
+
+    async def _deliveries_done(self) -> None:
+        if self._deliveries:
+            await asyncio.gather(*self._deliveries)
 
     def _without_history(self) -> ProjectState:
         return self._state.model_copy(update={"history": []})

@@ -25,6 +25,7 @@ from models.project_state import Actor, HistoryEntry, ProjectInfo, ProjectState
 from models.rules import Rules
 from models.vocabulary import Grade, Role
 from service.db import engine_for
+from service.project_client import close_project
 from service.worker import build_worker
 from tests import factories as f
 from workflows.project import ActOutcome, ActRequest, ProjectWorkflow, ProjectWorkflowInput
@@ -35,15 +36,48 @@ ACTORS = {
 }
 
 
+# Every workflow a test starts, so the suite can end those still running after the test:
+# the time-skipping server stops skipping while a timer's task waits for a worker that is gone.
+STARTED: list[WorkflowHandle[Any, Any]] = []
+
+
 @asynccontextmanager
-async def running_worker(client: Client, database_url: str) -> AsyncIterator[tuple[str, Engine]]:
-    """A worker on a fresh task queue writing the projection to `database_url`."""
+async def running_worker(
+    client: Client,
+    database_url: str,
+    task_queue: str | None = None,
+    *,
+    cache: bool = True,
+    end_workflows: bool = True,
+) -> AsyncIterator[tuple[str, Engine]]:
+    """A worker writing the projection to `database_url`, on a fresh task queue by default.
+
+    On exit it first ends, with finance's `exit`, every workflow the tests started (unless
+    `end_workflows` is False): a timer or activity task left behind for a stopped worker
+    freezes the time-skipping server's clock for every later test.
+    """
     engine = engine_for(database_url)
     SQLModel.metadata.create_all(engine)
-    task_queue = f"test-{uuid.uuid4()}"
+    task_queue = task_queue or f"test-{uuid.uuid4()}"
     with ThreadPoolExecutor(max_workers=4) as executor:
-        async with build_worker(client, task_queue=task_queue, engine=engine, executor=executor):
-            yield task_queue, engine
+        async with build_worker(
+            client,
+            task_queue=task_queue,
+            engine=engine,
+            executor=executor,
+            max_cached_workflows=1000 if cache else 0,
+        ):
+            try:
+                yield task_queue, engine
+            finally:
+                if end_workflows:
+                    await end_running(STARTED)
+                    STARTED.clear()
+
+
+async def end_running(handles: list[WorkflowHandle[Any, Any]]) -> None:
+    for handle in handles:
+        await close_project(handle, "test finished")
 
 
 @dataclass
@@ -62,6 +96,25 @@ class Scenario:
         now = await self.env.get_current_time()
         if target > now:
             await self.env.sleep(target - now)
+
+    async def at(self, when: datetime) -> None:
+        """Move the server clock to an exact instant (no-op if it has passed)."""
+        now = await self.env.get_current_time()
+        if when > now:
+            await self.env.sleep(when - now)
+
+    async def state(self) -> ProjectState:
+        result: ProjectState = await self.handle.query(ProjectWorkflow.snapshot)
+        return result
+
+    async def events(self, action: str, duty: str | None = None) -> list[HistoryEntry]:
+        """History entries of one kind (e.g. "reminder"), optionally for one duty."""
+        history = (await self.state()).history
+        return [
+            e
+            for e in history
+            if e.action == action and (duty is None or e.detail.get("duty") == duty)
+        ]
 
     async def fund(self, year: int, amount: int = 1_000_000) -> None:
         await self.act("submit_goals", f.goals(year, amount))
@@ -102,6 +155,7 @@ async def start_project(
         task_queue=task_queue,
         static_summary=f"{code} {info.name}",
     )
+    STARTED.append(handle)
     return Scenario(env=env, handle=handle)
 
 
