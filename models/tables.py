@@ -82,3 +82,14 @@ class HistoryRow(SQLModel, table=True):
     from_state: str = Field(max_length=32)
     to_state: str = Field(max_length=32)
     detail: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class CalendarSetting(SQLModel, table=True):
+    """The fiscal calendar in force, edited by an admin; one row (id 1). Absent: the settings'."""
+
+    __tablename__ = "calendar_setting"
+
+    id: int = Field(default=1, primary_key=True)
+    calendar: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    updated_at: datetime
+    updated_by: str = Field(max_length=64)

@@ -23,6 +23,7 @@ from service.logging import configure_logging
 from service.problems import install_problem_handlers
 from service.routes import (
     auth,
+    calendar,
     departments,
     health,
     notifications,
@@ -84,7 +85,7 @@ class RequestContext:
 
 
 def _include_routers(app: FastAPI) -> None:
-    for module in (health, auth, users, departments, projects, scoring, notifications):
+    for module in (health, auth, users, departments, projects, scoring, notifications, calendar):
         app.include_router(module.router)
 
 

@@ -40,7 +40,12 @@ def latest_grade(project: ProjectState) -> str | None:
 
 
 def apply_snapshot(
-    session: Session, *, project: ProjectState, seq: int, entries: Sequence[HistoryEntry]
+    session: Session,
+    *,
+    project: ProjectState,
+    seq: int,
+    entries: Sequence[HistoryEntry],
+    notify: bool = True,
 ) -> bool:
     """Write `project` as of history `seq` and insert `entries`; True if the row moved forward.
 
@@ -48,7 +53,7 @@ def apply_snapshot(
     """
     for attempt in range(3):
         try:
-            moved = _apply(session, project=project, seq=seq, entries=entries)
+            moved = _apply(session, project=project, seq=seq, entries=entries, notify=notify)
             session.commit()
             return moved
         except IntegrityError:
@@ -59,7 +64,12 @@ def apply_snapshot(
 
 
 def _apply(
-    session: Session, *, project: ProjectState, seq: int, entries: Sequence[HistoryEntry]
+    session: Session,
+    *,
+    project: ProjectState,
+    seq: int,
+    entries: Sequence[HistoryEntry],
+    notify: bool,
 ) -> bool:
     info = project.info
     row = session.execute(
@@ -109,7 +119,8 @@ def _apply(
         session.flush()
     if entries:
         _insert_history(session, info.code, entries)
-        enqueue(session, project=project, entries=entries)
+        if notify:  # a rebuild must not queue again what was sent long ago
+            enqueue(session, project=project, entries=entries)
     return moved
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -27,6 +27,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.actions import PAYLOADS
+from models.duties import LABEL_ZH as DUTY_LABEL_ZH
 from models.engine import Lifecycle
 from models.engine_time import business_today
 from models.lifecycle import ACTIONS, PERSON_ACTIONS
@@ -35,6 +36,7 @@ from models.rules import Rules
 from models.tables import CycleRow, Department, HistoryRow, ProjectRow
 from models.vocabulary import Role
 from service.auth import Principal
+from service.calendar import rules_in_force
 from service.problems import Problem, validation_errors
 from service.projection import apply_snapshot
 from service.settings import Settings
@@ -90,8 +92,19 @@ class ProjectSummary(BaseModel):
     exit_proposed: bool
 
 
+class DutyView(BaseModel):
+    kind: str
+    label_zh: str
+    fiscal_year: int
+    owner: str
+    due: date
+    overdue: bool
+
+
 class ProjectDetail(ProjectSummary):
     cycles: list[CycleView]
+    duties: list[DutyView]  # what is owed now, by whom and by when (the to-do list)
+    accountability: list[dict[str, Any]]
     allowed_actions: list[AllowedActionView]
     assessment: dict[str, Any] | None
     suspended_reason: str | None
@@ -145,9 +158,9 @@ def project_detail(
     row: ProjectRow, principal: Principal, *, now: datetime, rules: Rules
 ) -> ProjectDetail:
     project = ProjectState.model_validate(row.snapshot)
-    allowed = Lifecycle(project, rules).allowed_actions(
-        role=principal.role, today=business_today(now, rules)
-    )
+    lifecycle = Lifecycle(project, rules)
+    allowed = lifecycle.allowed_actions(role=principal.role, today=business_today(now, rules))
+    late = {d.key for d in lifecycle.overdue(now)}
     return ProjectDetail(
         **_summary(row).model_dump(),
         cycles=[
@@ -164,6 +177,18 @@ def project_detail(
             for c in project.cycles
         ],
         allowed_actions=[AllowedActionView(**a.model_dump()) for a in allowed],
+        duties=[
+            DutyView(
+                kind=d.kind.value,
+                label_zh=DUTY_LABEL_ZH[d.kind],
+                fiscal_year=d.fiscal_year,
+                owner=d.owner.value,
+                due=d.due,
+                overdue=d.key in late,
+            )
+            for d in lifecycle.duties(now)
+        ],
+        accountability=[r.model_dump(mode="json") for r in project.accountability],
         assessment=project.assessment.model_dump(mode="json") if project.assessment else None,
         suspended_reason=project.suspended_reason,
         exit_reason=project.exit_reason.value if project.exit_reason else None,
@@ -285,10 +310,11 @@ async def file_project(
             )
         ],
     )
+    rules = await asyncio.to_thread(rules_in_force, session=session, settings=settings)
     try:
         await client.start_workflow(
             ProjectWorkflow.run,
-            ProjectWorkflowInput(project=state, rules=settings.rules),
+            ProjectWorkflowInput(project=state, rules=rules),
             id=workflow_id(info.code),
             task_queue=settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -314,7 +340,7 @@ async def file_project(
         session,
         ActOutcome(project=state, entries=state.history),
         principal,
-        settings.rules,
+        rules,
     )
 
 

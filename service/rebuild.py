@@ -66,4 +66,5 @@ def _replace(engine: Engine, state: ProjectState) -> None:
             project=state.model_copy(update={"history": []}),
             seq=state.seq,
             entries=state.history,
+            notify=False,
         )

@@ -304,6 +304,11 @@ class ProjectWorkflow:
         self._retimed = True
 
     @workflow.query
+    def calendar(self) -> FiscalCalendar:
+        """The fiscal calendar this project's deadlines follow now."""
+        return self._input.rules.calendar
+
+    @workflow.query
     def snapshot(self) -> ProjectState:
         return self._state
 

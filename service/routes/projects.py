@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Body, Header, Query, status
 
 from models.project_state import ProjectFiling, ProjectState
 from models.vocabulary import Grade, Role, WarningLevel
-from service import projects
+from service import calendar, projects
 from service.deps import CurrentUser, SessionDep, SettingsDep, TemporalClientDep, require_roles
 from service.diagram import project_diagrams
 
@@ -81,7 +82,8 @@ def get_project(
 ) -> projects.ProjectDetail:
     """A project with its fiscal-year cycles and the actions the caller may take now."""
     row = projects.visible_row(session=session, principal=principal, code=code)
-    return projects.project_detail(row, principal, now=datetime.now(UTC), rules=settings.rules)
+    rules = calendar.rules_in_force(session=session, settings=settings)
+    return projects.project_detail(row, principal, now=datetime.now(UTC), rules=rules)
 
 
 @router.post("/{code}/actions/{action}")
@@ -104,7 +106,7 @@ async def take_action(
         action=action,
         body=body,
         idempotency_key=idempotency_key,
-        rules=settings.rules,
+        rules=await asyncio.to_thread(calendar.rules_in_force, session=session, settings=settings),
     )
 
 
