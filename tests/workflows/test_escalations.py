@@ -139,8 +139,8 @@ async def test_worker_restart_mid_ladder_repeats_and_loses_nothing(
     the reminder is not sent again, the overdue notice fires once, no entry is lost.
 
     The time-skipping server cannot move its clock while a workflow task waits for a worker,
-    so the clock moves only once the new worker polls; the dev-server fault tests cover a
-    worker that is away while timers fire.
+    so the clock moves only once the new worker polls: a worker away while timers fire needs
+    the real dev server (left to the fault tests of the trust-and-speed issue).
     """
     env = time_skipping_env
     # No workflow cache, hence no sticky queue: the test server has no way to learn that a
