@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.assessment import AssessmentScores
 from models.indicators import Code, Indicator, IndicatorResult
+from models.lifecycle import CYCLE_OPEN_STATES
 from models.notify import Audience
 from models.scoring import ScoreReport
 from models.vocabulary import (
@@ -52,6 +53,9 @@ class ProjectFiling(BaseModel):
         if self.end_year - self.start_year > 30:
             raise ValueError("a project spans at most 30 fiscal years")
         return self
+
+
+WARNING_ORDER = (WarningLevel.NONE, WarningLevel.YELLOW, WarningLevel.RED)
 
 
 class ProjectInfo(ProjectFiling):
@@ -212,6 +216,20 @@ class ProjectState(BaseModel):
     escalations: dict[str, list[int]] = {}
     accountability: list[AccountabilityRecord] = []
     history: list[HistoryEntry] = []
+
+    @property
+    def warning(self) -> WarningLevel:
+        """The highest warning among the years still open (a closed year's warning is history)."""
+        return max(
+            (c.warning for c in self.cycles if c.state in CYCLE_OPEN_STATES),
+            key=WARNING_ORDER.index,
+            default=WarningLevel.NONE,
+        )
+
+    @property
+    def latest_grade(self) -> Grade | None:
+        graded = [c.grade for c in self.cycles if c.grade is not None]
+        return graded[-1] if graded else None
 
     @property
     def seq(self) -> int:

@@ -17,26 +17,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete
 
-from models.lifecycle import CYCLE_OPEN_STATES
 from models.project_state import HistoryEntry, ProjectState
 from models.tables import CycleRow, HistoryRow, ProjectRow
-from models.vocabulary import WarningLevel
 from service.notifications import enqueue
-
-_WARNING_ORDER = [WarningLevel.NONE, WarningLevel.YELLOW, WarningLevel.RED]
-
-
-def highest_open_warning(project: ProjectState) -> WarningLevel:
-    return max(
-        (c.warning for c in project.cycles if c.state in CYCLE_OPEN_STATES),
-        key=_WARNING_ORDER.index,
-        default=WarningLevel.NONE,
-    )
-
-
-def latest_grade(project: ProjectState) -> str | None:
-    graded = [c.grade for c in project.cycles if c.grade is not None]
-    return graded[-1].value if graded else None
 
 
 def apply_snapshot(
@@ -88,8 +71,8 @@ def _apply(
             "end_year": info.end_year,
             "total_amount": info.total_amount,
             "state": project.state,
-            "warning": highest_open_warning(project).value,
-            "grade": latest_grade(project),
+            "warning": project.warning.value,
+            "grade": project.latest_grade.value if project.latest_grade else None,
             "exit_proposed": project.exit_proposed,
             "seq": seq,
             "updated_at": datetime.now(UTC),

@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from models.lifecycle import CYCLE_OPEN_STATES, PROJECT_FINAL_STATES, STATE_ZH
     from models.project_state import SYSTEM_ACTOR, Actor, HistoryEntry, ProjectState
     from models.rules import Rules
-    from models.vocabulary import Role, WarningLevel
+    from models.vocabulary import Role
     from workflows import search_attributes as sa
 
 REJECTED = "ActionRejected"
@@ -178,13 +178,8 @@ class ProjectWorkflow:
         """Search attributes and current details, upserted only when they change."""
         info = self._state.info
         open_cycles = [c for c in self._state.cycles if c.state in CYCLE_OPEN_STATES]
-        warning = max(
-            (c.warning for c in open_cycles),
-            key=[WarningLevel.NONE, WarningLevel.YELLOW, WarningLevel.RED].index,
-            default=WarningLevel.NONE,
-        )
-        graded = [c for c in self._state.cycles if c.grade is not None]
-        grade = graded[-1].grade.value if graded and graded[-1].grade else ""
+        warning = self._state.warning
+        grade = self._state.latest_grade.value if self._state.latest_grade else ""
         now = self._now()
         overdue = self._lifecycle.overdue(now)
         wanted: dict[str, Any] = {
