@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import (
@@ -50,6 +51,8 @@ from workflows.project import (
     ProjectWorkflowInput,
     workflow_id,
 )
+
+log = structlog.get_logger(__name__)
 
 Amount = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
@@ -158,11 +161,33 @@ def project_detail(
     row: ProjectRow, principal: Principal, *, now: datetime, rules: Rules
 ) -> ProjectDetail:
     project = ProjectState.model_validate(row.snapshot)
+    return detail_of(project, row.seq, principal, now=now, rules=rules)
+
+
+def detail_of(
+    project: ProjectState, seq: int, principal: Principal, *, now: datetime, rules: Rules
+) -> ProjectDetail:
+    """A project as its detail view shows it, from its state (the projection's or the
+    workflow's own, when the read model cannot be reached)."""
+    info = project.info
     lifecycle = Lifecycle(project, rules)
     allowed = lifecycle.allowed_actions(role=principal.role, today=business_today(now, rules))
     late = {d.key for d in lifecycle.overdue(now)}
     return ProjectDetail(
-        **_summary(row).model_dump(),
+        code=info.code,
+        name=info.name,
+        kind=info.kind.value,
+        budget_type=info.budget_type.value,
+        department=info.department,
+        major=info.major,
+        owner=info.owner,
+        start_year=info.start_year,
+        end_year=info.end_year,
+        total_amount=info.total_amount,
+        state=project.state,
+        warning=project.warning.value,
+        grade=project.latest_grade.value if project.latest_grade else None,
+        exit_proposed=project.exit_proposed,
         cycles=[
             CycleView(
                 fiscal_year=c.fiscal_year,
@@ -192,7 +217,7 @@ def project_detail(
         assessment=project.assessment.model_dump(mode="json") if project.assessment else None,
         suspended_reason=project.suspended_reason,
         exit_reason=project.exit_reason.value if project.exit_reason else None,
-        seq=row.seq,
+        seq=seq,
     )
 
 
@@ -446,16 +471,16 @@ def _write_through(
     The workflow's projection activity writes the same snapshot too (idempotently); this only
     makes the read model current before the response instead of a moment after it.
     """
-    code = outcome.project.info.code
-    if outcome.entries:
-        apply_snapshot(
-            session, project=outcome.project, seq=outcome.entries[-1].seq, entries=outcome.entries
-        )
-    session.expire_all()
-    fresh = session.get(ProjectRow, code)
-    if fresh is None:  # the row was just written; only a concurrent delete could remove it
-        raise _not_found(code)
-    return project_detail(fresh, principal, now=datetime.now(UTC), rules=rules)
+    seq = outcome.entries[-1].seq if outcome.entries else 0
+    try:
+        if outcome.entries:
+            apply_snapshot(session, project=outcome.project, seq=seq, entries=outcome.entries)
+    except SQLAlchemyError:
+        # The action is accepted and recorded by the workflow, whose projection activity
+        # retries until the database is back: answer from the workflow's own state.
+        session.rollback()
+        log.warning("write_through_failed", project_code=outcome.project.info.code, seq=seq)
+    return detail_of(outcome.project, seq, principal, now=datetime.now(UTC), rules=rules)
 
 
 def _rejection_problem(cause: BaseException | None, action: str) -> Problem:
