@@ -7,7 +7,7 @@ STAMP := $(VENV)/.perfbudget-installed
 # run, not just looked up, before it is chosen.
 PYTHON_CANDIDATES := python3.13 python3.12 python3.11 python3
 
-.PHONY: install run test lint histories clean
+.PHONY: install run test bench lint histories clean
 
 install: $(STAMP)
 
@@ -31,6 +31,11 @@ run: install
 
 test: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The benchmark suite against bare Temporal (minutes; not part of `make test`). Set
+# PERFBUDGET_TEST_DATABASE_URL to include PostgreSQL reads; BENCH_ARGS to narrow it.
+bench: install
+	$(VENV)/bin/python -m tests.bench $(BENCH_ARGS)
 
 # Record new workflow histories for the replay test (after a change guarded by workflow.patched);
 # commit them beside the old ones, which must keep replaying.

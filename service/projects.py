@@ -460,16 +460,19 @@ async def take_action(
             title="Outcome unknown",
             detail="the project did not answer in time; retry with the same Idempotency-Key",
         ) from None
-    return await asyncio.to_thread(_write_through, session, outcome, principal, rules)
+    # The answer comes from the update's own result: the workflow's projection activity
+    # brings the read model to the same seq a moment later (a reader who needs it can wait
+    # for `seq`), and the API does not compete with it for the database on every action.
+    seq = outcome.entries[-1].seq if outcome.entries else row.seq
+    return detail_of(outcome.project, seq, principal, now=datetime.now(UTC), rules=rules)
 
 
 def _write_through(
     session: Session, outcome: ActOutcome, principal: Principal, rules: Rules
 ) -> ProjectDetail:
-    """Project the update's result at once, so the caller reads its own write.
+    """Project a new project's first state at once, so it is listed as soon as it is filed.
 
-    The workflow's projection activity writes the same snapshot too (idempotently); this only
-    makes the read model current before the response instead of a moment after it.
+    The workflow's projection activity writes the same snapshot too (idempotently).
     """
     seq = outcome.entries[-1].seq if outcome.entries else 0
     try:

@@ -10,7 +10,6 @@ whole state in its input.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import DELIVER_NOTIFICATIONS, DeliverInput
-    from activities.projection import PROJECT_SNAPSHOT, ProjectionInput
+    from activities.projection import PROJECT_SNAPSHOT, ProjectionInput, ProjectionResult
     from models.actions import PAYLOADS
     from models.calendar import FiscalCalendar
     from models.duties import LABEL_ZH as DUTY_LABEL_ZH
@@ -80,6 +79,10 @@ class ProjectWorkflow:
         self._run_year = business_today(self._now(), inp.rules).year
         self._search_attributes: dict[str, Any] = {}
         self._retimed = False  # a calendar change arrived: deadlines must be recomputed
+        self._alarm: asyncio.Task[None] | None = None
+        self._alarm_at: datetime | None = None
+        self._rang = False  # the alarm went off: a deadline or fiscal event is due
+        self._projecting_at_once = 0  # actions whose local projection is in flight
         # Deliveries run beside the main loop: a failing recipient never holds up a deadline.
         self._deliveries: set[asyncio.Task[None]] = set()
 
@@ -97,24 +100,51 @@ class ProjectWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 await self._deliveries_done()
                 if self._state.seq == self._projected_seq:  # nothing new arrived meanwhile
+                    self._disarm()
                     workflow.continue_as_new(self._next_input())
                 continue
-            wake_at = self._next_wake()
-            # A timeout means a fiscal event is due: the next turn of the loop applies it.
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda: self._state.seq > self._projected_seq or self._retimed,
-                    timeout=wake_at - self._now(),
-                    timeout_summary=f"next deadline or fiscal event {wake_at.isoformat()}",
-                )
-            self._retimed = False
+            self._arm_alarm(self._next_wake())
+            seen = self._state.seq
+            # Wake for anything new (an action may have ended the project, or opened a duty
+            # whose deadline needs the alarm), once its own projection is done.
+            await workflow.wait_condition(
+                lambda seen=seen: (self._state.seq != seen and not self._projecting_at_once)
+                or self._retimed
+                or self._rang
+            )
+            self._retimed = self._rang = False
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._project()
         await self._deliveries_done()
+        self._disarm()
         return self._state
 
     def _now(self) -> datetime:
         return workflow.now() + timedelta(seconds=self._input.clock_offset_seconds)
+
+    def _arm_alarm(self, wake_at: datetime) -> None:
+        """One timer for the next deadline or fiscal event, kept while that instant stands.
+
+        A timer per turn of the loop would be cancelled and started again by every action:
+        two more commands and events each time, and more work for the server.
+        """
+        if self._alarm is not None and not self._alarm.done() and self._alarm_at == wake_at:
+            return
+        if self._alarm is not None:
+            self._alarm.cancel()
+        self._alarm_at = wake_at
+        self._alarm = asyncio.create_task(self._ring(wake_at))
+
+    def _disarm(self) -> None:
+        if self._alarm is not None:
+            self._alarm.cancel()
+
+    async def _ring(self, wake_at: datetime) -> None:
+        await workflow.sleep(
+            max(wake_at - self._now(), timedelta(milliseconds=1)),
+            summary=f"next deadline or fiscal event {wake_at.isoformat()}",
+        )
+        self._rang = True
 
     def _year_turned(self) -> bool:
         return business_today(self._now(), self._input.rules).year > self._run_year
@@ -131,20 +161,55 @@ class ProjectWorkflow:
         )
 
     async def _project(self) -> None:
-        """Bring the SQL read model up to this state (idempotent, keyed by history seq)."""
+        """Bring the SQL read model up to this state (idempotent, keyed by history seq).
+
+        Retries until the database answers: nothing accepted is ever missing from it.
+        """
+        await workflow.wait_condition(lambda: not self._projecting_at_once)
         if self._state.seq <= self._projected_seq:
             return
         seq = self._state.seq
         new = [e for e in self._state.history if e.seq > self._projected_seq]
-        await workflow.execute_activity(
+        result = await workflow.execute_activity(
             PROJECT_SNAPSHOT,
             ProjectionInput(project=self._without_history(), entries=new),
+            result_type=ProjectionResult,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
             summary=f"project {self._state.info.code} up to #{seq}",
         )
+        self._projected(seq, result)
+
+    async def _project_at_once(self) -> None:
+        """Project an action before answering it, as a local activity: the caller then reads
+        its own write, and no second workflow task is needed. If the database does not answer
+        within seconds, the main loop's retrying activity takes over and the action is
+        answered anyway."""
+        if self._state.seq <= self._projected_seq:
+            return
+        seq = self._state.seq
+        new = [e for e in self._state.history if e.seq > self._projected_seq]
+        self._projecting_at_once += 1
+        try:
+            result = await workflow.execute_local_activity(
+                PROJECT_SNAPSHOT,
+                ProjectionInput(project=self._without_history(), entries=new),
+                result_type=ProjectionResult,
+                start_to_close_timeout=timedelta(seconds=5),
+                schedule_to_close_timeout=timedelta(seconds=10),
+                retry_policy=RetryPolicy(maximum_attempts=2),
+                summary=f"project {self._state.info.code} up to #{seq}",
+            )
+        except ActivityError:
+            workflow.logger.warning("projection deferred for %s", self._state.info.code)
+            return
+        finally:
+            self._projecting_at_once -= 1
+        self._projected(seq, result)
+
+    def _projected(self, seq: int, result: ProjectionResult) -> None:
         self._projected_seq = max(self._projected_seq, seq)
-        if any(e.notify for e in new):
+        if result.pending_notifications:
             task = asyncio.create_task(self._deliver())
             self._deliveries.add(task)
             task.add_done_callback(self._deliveries.discard)
@@ -255,6 +320,7 @@ class ProjectWorkflow:
             ) from None
         self._lifecycle.advance_clock(now, SYSTEM_ACTOR)
         self._publish()
+        await self._project_at_once()
         return ActOutcome(
             project=self._without_history(),
             entries=[e for e in self._state.history if e.seq > before],

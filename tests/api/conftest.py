@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -52,8 +53,23 @@ class Api:
     async def act(
         self, code: str, action: str, as_: str, body: Any = None, key: str | None = None
     ) -> httpx.Response:
+        """Take an action; on success, wait until the read model reflects it (its `seq`)."""
         headers = {"Idempotency-Key": key} if key else None
-        return await self.post(f"/api/projects/{code}/actions/{action}", as_, body, headers)
+        response = await self.post(f"/api/projects/{code}/actions/{action}", as_, body, headers)
+        if response.status_code == 200:
+            await self.settled(code, response.json()["seq"])
+        return response
+
+    async def settled(self, code: str, seq: int, within: float = 10.0) -> None:
+        """The projection is eventually consistent: wait until it reaches `seq`."""
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            detail = await self.get(f"/api/projects/{code}", "audit")
+            if detail.status_code == 200 and detail.json()["seq"] >= seq:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"projection of {code} did not reach #{seq}")
+            await asyncio.sleep(0.02)
 
 
 @pytest_asyncio.fixture

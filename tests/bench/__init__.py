@@ -1,0 +1,1 @@
+"""The benchmark suite (`make bench`): measured, not asserted; see README's performance section."""

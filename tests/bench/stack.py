@@ -1,0 +1,129 @@
+"""One benchmark stack: an embedded dev server on file SQLite, our worker, a bare worker, and
+the API served over real HTTP by uvicorn — all measured through the same Temporal client."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import uvicorn
+from temporalio import workflow
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from service.app import create_app
+from service.db import init_db, session_scope
+from service.devserver import EmbeddedTemporal
+from service.settings import Settings
+from service.temporal_client import connect_client
+from service.users import add_user
+from service.worker import build_worker
+
+PASSWORD = "bench-password-1"
+
+
+@workflow.defn(sandboxed=False)
+class BareWorkflow:
+    """The baseline: a workflow whose update does nothing and which sleeps on timers."""
+
+    def __init__(self) -> None:
+        self._done = False
+
+    @workflow.run
+    async def run(self, timers: int) -> int:
+        for _ in range(timers):
+            await workflow.sleep(timedelta(milliseconds=1))
+        await workflow.wait_condition(lambda: self._done)
+        return timers
+
+    @workflow.update
+    async def noop(self, value: int) -> int:
+        return value
+
+    @workflow.update
+    async def finish(self) -> None:
+        self._done = True
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Stack:
+    client: Client
+    http: httpx.AsyncClient
+    settings: Settings
+    bare_queue: str
+    tokens: dict[str, str]
+
+    def auth(self, username: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[username]}"}
+
+
+@asynccontextmanager
+async def stack(database_url: str | None = None) -> AsyncIterator[Stack]:
+    with tempfile.TemporaryDirectory(prefix="perfbudget-bench-") as tmp:
+        data = Path(tmp)
+        temporal = EmbeddedTemporal(data_dir=data, port=free_port(), ui_port=free_port())
+        api_port = free_port()
+        settings = Settings(
+            environment="test",
+            data_dir=data,
+            database_url=database_url or f"sqlite:///{data / 'bench.db'}",
+            temporal_address=temporal.address,
+            api_port=api_port,
+            task_queue=f"bench-{uuid.uuid4()}",
+            log_level="WARNING",
+        )
+        engine = init_db(settings)
+        with session_scope(settings) as session:
+            add_user(session=session, username="clerk", password=PASSWORD, role="department",
+                     department="D1")
+            add_user(session=session, username="fin", password=PASSWORD, role="finance")
+        async with temporal:
+            client = await connect_client(settings)
+            bare_queue = f"bare-{uuid.uuid4()}"
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    create_app(settings, temporal_client=client),
+                    host="127.0.0.1",
+                    port=api_port,
+                    log_level="warning",
+                    access_log=False,
+                )
+            )
+            with ThreadPoolExecutor(max_workers=8) as executor:
+                ours = build_worker(client, task_queue=settings.task_queue, engine=engine,
+                                    executor=executor, settings=settings)
+                bare = Worker(client, task_queue=bare_queue, workflows=[BareWorkflow])
+                async with ours, bare:
+                    serving = asyncio.create_task(server.serve())
+                    while not server.started:  # uvicorn offers no event to await
+                        await asyncio.sleep(0.05)  # noqa: ASYNC110
+                    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+                    async with httpx.AsyncClient(
+                        base_url=f"http://127.0.0.1:{api_port}", limits=limits, timeout=60
+                    ) as http:
+                        tokens = {}
+                        for user in ("clerk", "fin"):
+                            r = await http.post(
+                                "/api/auth/token", data={"username": user, "password": PASSWORD}
+                            )
+                            r.raise_for_status()
+                            tokens[user] = r.json()["access_token"]
+                        yield Stack(client, http, settings, bare_queue, tokens)
+                    server.should_exit = True
+                    await serving
