@@ -10,6 +10,7 @@ whole state in its input.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -104,14 +105,9 @@ class ProjectWorkflow:
                     workflow.continue_as_new(self._next_input())
                 continue
             self._arm_alarm(self._next_wake())
-            seen = self._state.seq
             # Wake for anything new (an action may have ended the project, or opened a duty
             # whose deadline needs the alarm), once its own projection is done.
-            await workflow.wait_condition(
-                lambda seen=seen: (self._state.seq != seen and not self._projecting_at_once)
-                or self._retimed
-                or self._rang
-            )
+            await workflow.wait_condition(self._woken(self._state.seq))
             self._retimed = self._rang = False
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._project()
@@ -121,6 +117,13 @@ class ProjectWorkflow:
 
     def _now(self) -> datetime:
         return workflow.now() + timedelta(seconds=self._input.clock_offset_seconds)
+
+    def _woken(self, seen: int) -> Callable[[], bool]:
+        def woken() -> bool:
+            changed = self._state.seq != seen and not self._projecting_at_once
+            return changed or self._retimed or self._rang
+
+        return woken
 
     def _arm_alarm(self, wake_at: datetime) -> None:
         """One timer for the next deadline or fiscal event, kept while that instant stands.

@@ -77,23 +77,35 @@ async def bench_roundtrip(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
     year = datetime.now(UTC).year + 1
     codes = [f"RT{i:03d}{uuid.uuid4().hex[:4].upper()}" for i in range(32)]
     for code in codes:
-        r = await s.http.post("/api/projects", headers=s.auth("clerk"),
-                              json=f.filing(code, start=year, end=year + 1))
+        r = await s.http.post(
+            "/api/projects", headers=s.auth("clerk"), json=f.filing(code, start=year, end=year + 1)
+        )
         r.raise_for_status()
-        (await s.http.post(f"/api/projects/{code}/actions/submit", headers=s.auth("clerk"),
-                           json={})).raise_for_status()
+        (
+            await s.http.post(
+                f"/api/projects/{code}/actions/submit", headers=s.auth("clerk"), json={}
+            )
+        ).raise_for_status()
     bare = [
-        await s.client.start_workflow(BareWorkflow.run, 0, id=f"bare-{uuid.uuid4()}",
-                                      task_queue=s.bare_queue)
+        await s.client.start_workflow(
+            BareWorkflow.run, 0, id=f"bare-{uuid.uuid4()}", task_queue=s.bare_queue
+        )
         for _ in codes
     ]
     results: dict[str, Any] = {}
-    for concurrency, per in ((1, args.roundtrips),) if os.environ.get("BENCH_C1_ONLY") else ((1, args.roundtrips), (32, max(4, args.roundtrips // 8))):
+    for concurrency, per in (
+        ((1, args.roundtrips),)
+        if os.environ.get("BENCH_C1_ONLY")
+        else ((1, args.roundtrips), (32, max(4, args.roundtrips // 8)))
+    ):
 
         async def ours(w: int, i: int) -> None:
             action = "suspend_funding" if i % 2 == 0 else "resume_funding"
-            r = await s.http.post(f"/api/projects/{codes[w]}/actions/{action}",
-                                  headers=s.auth("fin"), json={"reason": "基准测试"})
+            r = await s.http.post(
+                f"/api/projects/{codes[w]}/actions/{action}",
+                headers=s.auth("fin"),
+                json={"reason": "基准测试"},
+            )
             if r.status_code != 200:
                 raise RuntimeError(r.text)
 
@@ -122,8 +134,11 @@ def year_actions(year: int) -> list[tuple[str, dict[str, Any], Actor]]:
         ("submit_goals", f.goals(year), CLERK),
         ("approve_goals", {"fiscal_year": year}, FIN),
         ("approve_budget", {"fiscal_year": year, "amount": 1_000_000}, FIN),
-        ("report_monitoring", {"fiscal_year": year, "period_end": f"{year}-05-31",
-                               "executed_amount": 500_000}, CLERK),
+        (
+            "report_monitoring",
+            {"fiscal_year": year, "period_end": f"{year}-05-31", "executed_amount": 500_000},
+            CLERK,
+        ),
         ("close_year", {"fiscal_year": year}, FIN),
         ("submit_self_evaluation", f.self_evaluation(year, Grade.GOOD), CLERK),
         ("review_self_evaluation", {"fiscal_year": year, "comment": "审核"}, FIN),
@@ -143,13 +158,26 @@ async def bench_year(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
         async with gate:
             code = f"Y{tag}{i:05d}"
             info = ProjectInfo(**f.filing(code, start=year, end=year), department="D1")
-            state = ProjectState(info=info, history=[HistoryEntry(
-                seq=1, at=business, actor="clerk", role=Role.DEPARTMENT, action="file",
-                fiscal_year=None, from_state="", to_state="filed")])
+            state = ProjectState(
+                info=info,
+                history=[
+                    HistoryEntry(
+                        seq=1,
+                        at=business,
+                        actor="clerk",
+                        role=Role.DEPARTMENT,
+                        action="file",
+                        fiscal_year=None,
+                        from_state="",
+                        to_state="filed",
+                    )
+                ],
+            )
             handle = await s.client.start_workflow(
                 ProjectWorkflow.run,
                 ProjectWorkflowInput(project=state, clock_offset_seconds=offset),
-                id=f"project-{code}", task_queue=s.settings.task_queue,
+                id=f"project-{code}",
+                task_queue=s.settings.task_queue,
             )
             for action, payload, actor in year_actions(year):
                 await handle.execute_update(
@@ -199,7 +227,9 @@ async def bench_simulator(args: argparse.Namespace) -> dict[str, Any]:
 
     path = Path("tests/simulator/scenarios/three_year_completes.json")
     base = json.loads(await asyncio.to_thread(path.read_text))
-    years = (datetime.fromisoformat(base["until"]) - datetime.fromisoformat(base["start"])).days / 365.25
+    years = (
+        datetime.fromisoformat(base["until"]) - datetime.fromisoformat(base["start"])
+    ).days / 365.25
     out: dict[str, Any] = {"virtual_years": round(years, 2)}
     for count in (1, 100):
         scenario = copy.deepcopy(base)
@@ -230,21 +260,34 @@ def seed_projection(database_url: str, count: int) -> None:
     now = datetime.now(UTC)
     with Session(engine) as session:
         for i in range(count):
-            info = ProjectInfo(**f.filing(f"R{i:05d}", start=year, end=year + 1),
-                               department=f"D{i % 20}")
-            cycle = Cycle(fiscal_year=year, state=["executing", "closed", "rectifying"][i % 3],
-                          requested_amount=Decimal(1_000_000), approved_amount=Decimal(900_000),
-                          warning=[WarningLevel.NONE, WarningLevel.YELLOW, WarningLevel.RED][i % 3])
+            info = ProjectInfo(
+                **f.filing(f"R{i:05d}", start=year, end=year + 1), department=f"D{i % 20}"
+            )
+            cycle = Cycle(
+                fiscal_year=year,
+                state=["executing", "closed", "rectifying"][i % 3],
+                requested_amount=Decimal(1_000_000),
+                approved_amount=Decimal(900_000),
+                warning=[WarningLevel.NONE, WarningLevel.YELLOW, WarningLevel.RED][i % 3],
+            )
             state = ProjectState(info=info, state="active", cycles=[cycle])
-            entry = HistoryEntry(seq=1, at=now, actor="seed", role=Role.DEPARTMENT,
-                                 action="file", fiscal_year=None, from_state="", to_state="filed")
+            entry = HistoryEntry(
+                seq=1,
+                at=now,
+                actor="seed",
+                role=Role.DEPARTMENT,
+                action="file",
+                fiscal_year=None,
+                from_state="",
+                to_state="filed",
+            )
             apply_snapshot(session, project=state, seq=1, entries=[entry], notify=False)
 
 
 async def bench_reads(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.to_thread(seed_projection, s.settings.effective_database_url, args.read_projects)
     year = datetime.now(UTC).year
-    queries = [
+    queries: list[dict[str, str | int]] = [
         {},
         {"state": "executing"},
         {"department": "D7"},
@@ -253,8 +296,9 @@ async def bench_reads(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
     ]
 
     async def one(_: int, i: int) -> None:
-        r = await s.http.get("/api/projects", params=queries[i % len(queries)],
-                             headers=s.auth("fin"))
+        r = await s.http.get(
+            "/api/projects", params=queries[i % len(queries)], headers=s.auth("fin")
+        )
         r.raise_for_status()
 
     return await timed_concurrently(1, args.reads, one)
@@ -294,10 +338,14 @@ async def bench_memory(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
             code = f"M{tag}{i:05d}"
             info = ProjectInfo(**f.filing(code, start=year, end=year + 2), department="D1")
             handle = await s.client.start_workflow(
-                ProjectWorkflow.run, ProjectWorkflowInput(project=ProjectState(info=info)),
-                id=f"project-{code}", task_queue=s.settings.task_queue)
+                ProjectWorkflow.run,
+                ProjectWorkflowInput(project=ProjectState(info=info)),
+                id=f"project-{code}",
+                task_queue=s.settings.task_queue,
+            )
             await handle.execute_update(
-                ProjectWorkflow.act, ActRequest(action="submit", payload={}, actor=CLERK))
+                ProjectWorkflow.act, ActRequest(action="submit", payload={}, actor=CLERK)
+            )
 
     began = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(args.open)))
@@ -314,10 +362,17 @@ async def bench_memory(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    only = set(args.only.split(",")) if args.only else {"roundtrip", "year", "simulator", "reads", "memory"}
+    only = (
+        set(args.only.split(","))
+        if args.only
+        else {"roundtrip", "year", "simulator", "reads", "memory"}
+    )
     out: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if "roundtrip" in only:

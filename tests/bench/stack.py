@@ -90,8 +90,13 @@ async def stack(database_url: str | None = None) -> AsyncIterator[Stack]:
         )
         engine = init_db(settings)
         with session_scope(settings) as session:
-            add_user(session=session, username="clerk", password=PASSWORD, role="department",
-                     department="D1")
+            add_user(
+                session=session,
+                username="clerk",
+                password=PASSWORD,
+                role="department",
+                department="D1",
+            )
             add_user(session=session, username="fin", password=PASSWORD, role="finance")
         async with temporal:
             client = await connect_client(settings)
@@ -106,13 +111,18 @@ async def stack(database_url: str | None = None) -> AsyncIterator[Stack]:
                 )
             )
             with ThreadPoolExecutor(max_workers=8) as executor:
-                ours = build_worker(client, task_queue=settings.task_queue, engine=engine,
-                                    executor=executor, settings=settings)
+                ours = build_worker(
+                    client,
+                    task_queue=settings.task_queue,
+                    engine=engine,
+                    executor=executor,
+                    settings=settings,
+                )
                 bare = Worker(client, task_queue=bare_queue, workflows=[BareWorkflow])
                 async with ours, bare:
                     serving = asyncio.create_task(server.serve())
-                    while not server.started:  # uvicorn offers no event to await
-                        await asyncio.sleep(0.05)  # noqa: ASYNC110
+                    while not server.started:  # noqa: ASYNC110  (uvicorn offers no event)
+                        await asyncio.sleep(0.05)
                     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
                     async with httpx.AsyncClient(
                         base_url=f"http://127.0.0.1:{api_port}", limits=limits, timeout=60
