@@ -8,14 +8,17 @@ services) then parse one shape instead of FastAPI's three.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,6 +27,10 @@ PROBLEM_JSON = "application/problem+json"
 ABOUT_BLANK = "about:blank"
 # What a caller learns about a bug: nothing it could use against us, and where to look.
 INTERNAL_ERROR_DETAIL = "an unexpected error occurred; it has been logged with the request id"
+# What a caller learns while the application database cannot be reached: that it is temporary
+# and when to try again; never the driver's message (host, port, database name, SQL).
+DATABASE_UNAVAILABLE_DETAIL = "the database cannot be reached for the moment; try again shortly"
+RETRY_AFTER_SECONDS = 5
 
 log = structlog.get_logger(__name__)
 
@@ -132,6 +139,74 @@ def validation_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
     return [{"field": field_path(error["loc"]), "reason": error["msg"]} for error in errors]
 
 
+# --- the database out of reach -----------------------------------------------------------------
+
+# SQLite's primary result codes that mean "not now" rather than "wrong SQL": BUSY, LOCKED,
+# IOERR, FULL, CANTOPEN, PROTOCOL. (SQLite reports a syntax error as OperationalError too.)
+_SQLITE_UNAVAILABLE = frozenset({5, 6, 10, 13, 14, 15})
+# Raised by SQLAlchemy itself, without a driver error: the pool is exhausted or a connection
+# was found dead.
+_POOL_ERRORS = (sa_exc.TimeoutError, sa_exc.DisconnectionError)
+
+
+# The exception classes whose handler asks `database_unavailable`.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    *_POOL_ERRORS,
+    sqlite3.OperationalError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+
+
+def _unreachable(error: BaseException) -> bool:
+    if isinstance(error, sa_exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        if isinstance(error.orig, sqlite3.Error):
+            return _unreachable(error.orig)
+        return isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
+    if isinstance(error, _POOL_ERRORS):
+        return True
+    if isinstance(error, sqlite3.OperationalError):
+        return getattr(error, "sqlite_errorcode", 0) & 0xFF in _SQLITE_UNAVAILABLE
+    # PostgreSQL: connection refused or lost, the database not accepting connections, an
+    # administrator's shutdown, too many clients (SQLSTATE classes 08, 53, 57).
+    return isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error`, or an error it was raised from, says the database cannot be reached now.
+
+    Only unavailability counts: a constraint violation or bad SQL is a bug, answered with 500.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _unreachable(current):
+            return True
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    return False
+
+
+def _unavailable_response(error: BaseException) -> ProblemResponse:
+    # The driver's class, not its message: it can quote SQL and its parameters.
+    log.warning(
+        "database_unavailable",
+        error=type(error).__name__,
+        driver_error=type(getattr(error, "orig", None) or error).__name__,
+    )
+    return problem_response(
+        503,
+        detail=DATABASE_UNAVAILABLE_DETAIL,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 # Starlette types every handler as taking `Exception`; each is registered for one class only,
 # and the `isinstance` checks below narrow it for mypy without `assert` (stripped under -O).
 
@@ -173,6 +248,12 @@ async def _validation_handler(request: Request, exc: Exception) -> ProblemRespon
     )
 
 
+async def _database_handler(request: Request, exc: Exception) -> ProblemResponse:
+    if not database_unavailable(exc):
+        return await _unexpected_handler(request, exc)
+    return _unavailable_response(exc)
+
+
 async def _unexpected_handler(request: Request, exc: Exception) -> ProblemResponse:
     # Only reached if something escapes `CatchUnexpectedErrors` (e.g. a bug in an outer
     # middleware); Starlette re-raises after sending this, so the server logs it too.
@@ -181,7 +262,8 @@ async def _unexpected_handler(request: Request, exc: Exception) -> ProblemRespon
 
 
 class CatchUnexpectedErrors:
-    """Turn an exception no handler claimed into a logged 500 problem.
+    """Turn an exception no handler claimed into a logged 500 problem (503 if the database is
+    out of reach, e.g. an error raised from one, or one raised outside the routes).
 
     A plain ASGI middleware rather than an `Exception` handler: Starlette re-raises after an
     `Exception` handler has answered, so the server would log the traceback a second time
@@ -205,11 +287,15 @@ class CatchUnexpectedErrors:
 
         try:
             await self.app(scope, receive, send_tracking)
-        except Exception:
-            log.exception("unhandled_error")
+        except Exception as error:
             if started:
                 # Half a response is on the wire; the server must abort the connection.
+                log.exception("unhandled_error")
                 raise
+            if database_unavailable(error):
+                await _unavailable_response(error)(scope, receive, send)
+                return
+            log.exception("unhandled_error")
             await problem_response(500, detail=INTERNAL_ERROR_DETAIL)(scope, receive, send)
 
 
@@ -221,5 +307,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _problem_handler)
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
+    # The database out of reach is 503 (and Retry-After), not a bug; other errors of these
+    # classes fall through to the 500 of `_unexpected_handler`.
+    for unavailable in DATABASE_ERRORS:
+        app.add_exception_handler(unavailable, _database_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
     app.add_middleware(CatchUnexpectedErrors)
