@@ -82,6 +82,10 @@ class HistoryRow(SQLModel, table=True):
     from_state: str = Field(max_length=32)
     to_state: str = Field(max_length=32)
     detail: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # The audit chain (`service.audit`): SHA-256 over this row's content and `prev_hash`,
+    # which is the hash of the row at seq - 1 (a fixed genesis value for seq 1).
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
 
 
 class CalendarSetting(SQLModel, table=True):

@@ -5,6 +5,7 @@
     perfbudget worker    the worker only (production: N replicas)
     perfbudget users add --username U --password P --role R [--department D]
     perfbudget simulate SCENARIO.json [--timing]   a scenario in virtual time, JSON timeline out
+    perfbudget audit verify [--project CODE]        check the history hash chains (exit 1: broken)
 
 The API, the worker, the database and the users modules are imported inside the subcommands:
 `perfbudget --help` stays fast, and a broken API module does not stop `perfbudget worker`.
@@ -212,6 +213,25 @@ async def _projection_rebuild(settings: Settings, args: argparse.Namespace) -> i
     return 0
 
 
+def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from service.audit import verify
+    from service.db import init_db
+
+    engine = init_db(settings)
+    with Session(engine) as session:
+        report = verify(session, code=args.project)
+    for broken in report.breaks:
+        print(f"perfbudget audit verify: broken chain: {broken}")
+    chains = f"{report.projects} projects, {report.entries} history entries"
+    if not report.ok:
+        print(f"perfbudget audit verify: {len(report.breaks)} broken chain(s) among {chains}")
+        return 1
+    print(f"audit verified: {chains}, every chain holds")
+    return 0
+
+
 async def _simulate(args: argparse.Namespace) -> int:
     from service.simulate import ScenarioError, read_scenario, simulate
     from service.temporal_client import BinaryNotFoundError
@@ -276,6 +296,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     rebuild.add_argument("--query", help="narrow with a visibility query, e.g. 'Department=\"D1\"'")
 
+    audit = commands.add_parser("audit", help="the tamper-evident audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    audit_verify = audit_commands.add_parser(
+        "verify",
+        help="recompute every project's history hash chain; exit 1 naming the first broken "
+        "link of each broken chain",
+    )
+    audit_verify.add_argument("--project", help="verify this project code only")
+
     simulate = commands.add_parser(
         "simulate",
         help="run a scenario in virtual time on the time-skipping test server; "
@@ -320,6 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _users_add(settings, args)
         case "projection":
             return asyncio.run(_projection_rebuild(settings, args))
+        case "audit":
+            return _audit_verify(settings, args)
         case "simulate":
             return asyncio.run(_simulate(args))
     return EXIT_USAGE  # unreachable: argparse requires a known command

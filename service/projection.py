@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -19,7 +20,10 @@ from sqlmodel import Session, col, delete
 
 from models.project_state import HistoryEntry, ProjectState
 from models.tables import CycleRow, HistoryRow, ProjectRow
+from service.audit import chain
 from service.notifications import enqueue
+
+log = structlog.get_logger(__name__)
 
 
 def apply_snapshot(
@@ -108,20 +112,43 @@ def _apply(
 
 
 def _insert_history(session: Session, code: str, entries: Sequence[HistoryEntry]) -> None:
+    """Insert `entries` not stored yet, each with its audit chain hashes (`service.audit`).
+
+    The hashes are a pure function of the entries and the stored predecessor, so whichever
+    writer inserts a seq first writes the same row. Entries whose predecessor is neither given
+    nor stored are left out: the projection activity, which carries every entry after the
+    last seq it projected, writes them (see `service.audit`).
+    """
+
+    def stored_hash(seq: int) -> str | None:
+        return session.execute(
+            select(col(HistoryRow.hash)).where(
+                col(HistoryRow.code) == code, col(HistoryRow.seq) == seq
+            )
+        ).scalar_one_or_none()
+
+    chained = chain(code, entries, stored_hash)
+    left = sorted({e.seq for e in entries} - {r.seq for r in chained})
+    if left:
+        log.info("history_deferred", project_code=code, first_seq=left[0], last_seq=left[-1])
+    if not chained:
+        return
     rows = [
         {
             "code": code,
-            "seq": e.seq,
-            "at": e.at,
-            "actor": e.actor,
-            "role": e.role.value,
-            "action": e.action,
-            "fiscal_year": e.fiscal_year,
-            "from_state": e.from_state,
-            "to_state": e.to_state,
-            "detail": e.detail,
+            "seq": r.seq,
+            "at": r.at,
+            "actor": r.actor,
+            "role": r.role,
+            "action": r.action,
+            "fiscal_year": r.fiscal_year,
+            "from_state": r.from_state,
+            "to_state": r.to_state,
+            "detail": r.detail,
+            "prev_hash": r.prev_hash,
+            "hash": r.hash,
         }
-        for e in entries
+        for r in chained
     ]
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
