@@ -422,6 +422,9 @@ async def take_action(
         project_code=code, workflow_id=workflow_id(code), action=action
     )
     row = await asyncio.to_thread(visible_row, session=session, principal=principal, code=code)
+    # End the read transaction before waiting on the workflow: a connection lost meanwhile
+    # must not turn an accepted action into an error when the session closes.
+    await asyncio.to_thread(session.close)
     payload = parse_payload(action, body)
     required = ACTIONS[action].role
     if principal.role is not required:
@@ -460,11 +463,31 @@ async def take_action(
             title="Outcome unknown",
             detail="the project did not answer in time; retry with the same Idempotency-Key",
         ) from None
+    if not _outcome_of(outcome, request):
+        # Temporal answers a known update id with that update's outcome, whatever is asked
+        # now: without this, another action under a used key would get a 200 and not apply.
+        raise Problem(
+            status=422,
+            title="Idempotency-Key reused",
+            detail="this Idempotency-Key was used on this project for another request; "
+            "a new request needs a new key",
+        )
     # The answer comes from the update's own result: the workflow's projection activity
     # brings the read model to the same seq a moment later (a reader who needs it can wait
     # for `seq`), and the API does not compete with it for the database on every action.
     seq = outcome.entries[-1].seq if outcome.entries else row.seq
     return detail_of(outcome.project, seq, principal, now=datetime.now(UTC), rules=rules)
+
+
+def _outcome_of(outcome: ActOutcome, request: ActRequest) -> bool:
+    """Whether `outcome` records `request`: its action, by its actor, for its fiscal year."""
+    year = request.payload.get("fiscal_year")
+    return any(
+        entry.action == request.action
+        and entry.actor == request.actor.username
+        and (year is None or entry.fiscal_year == year)
+        for entry in outcome.entries
+    )
 
 
 def _write_through(

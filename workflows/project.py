@@ -203,7 +203,8 @@ class ProjectWorkflow:
                 retry_policy=RetryPolicy(maximum_attempts=2),
                 summary=f"project {self._state.info.code} up to #{seq}",
             )
-        except ActivityError:
+        except (ActivityError, ApplicationError):
+            # (A local activity that gave up surfaces as its ApplicationError.)
             workflow.logger.warning("projection deferred for %s", self._state.info.code)
             return
         finally:

@@ -278,13 +278,6 @@ async def test_database_unreachable_while_a_deadline_falls_due(
 
 
 @pytest.mark.postgresql
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bugs, reported: (1) a local activity that fails raises ApplicationError, not "
-    "ActivityError, so ProjectWorkflow._project_at_once does not catch it and the update of an "
-    "action the workflow has applied fails; (2) take_action keeps the request's read "
-    "transaction open across the update, so closing the session on a dropped connection raises",
-)
 async def test_database_lost_in_the_middle_of_an_action(
     dev_env: WorkflowEnvironment, postgres: tuple[URL, str]
 ) -> None:
