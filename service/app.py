@@ -15,12 +15,14 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
 from service.db import init_db
 from service.logging import configure_logging
-from service.problems import install_problem_handlers
+from service.problems import install_problem_handlers, problem_response
 from service.routes import (
     auth,
     calendar,
@@ -84,6 +86,153 @@ class RequestContext:
             structlog.contextvars.clear_contextvars()
 
 
+class _BodyTooLarge(HTTPException):
+    """Raised from `receive` once a body passes the limit.
+
+    An `HTTPException` so that FastAPI, which turns other errors met while reading a body
+    into a 400, lets it through to the problem handler; `LimitRequestBody` answers it itself
+    if it gets that far.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=_too_large_detail(limit))
+
+
+def _too_large_detail(limit: int) -> str:
+    return f"the request body is larger than {limit} bytes"
+
+
+class LimitRequestBody:
+    """Refuse request bodies over `max_bytes` with a 413 problem, whatever their framing.
+
+    A declared Content-Length over the limit is refused before the application runs. A body
+    without one (chunked) or lying about it is counted as it streams in: the message that
+    passes the limit raises instead of reaching the application, so nothing larger is ever
+    buffered or parsed.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge(self.max_bytes)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        log.info("request_body_too_large", limit=self.max_bytes)
+        response = problem_response(
+            413,
+            "Content Too Large",
+            _too_large_detail(self.max_bytes),
+            # The rest of the body is not read; the client must not reuse the connection
+            # to send it as if it were the next request.
+            headers={"Connection": "close"},
+        )
+        await response(scope, receive, send)
+
+
+class _NulCharacter(HTTPException):
+    """Raised from `receive` when a body carries a NUL; an `HTTPException` like `_BodyTooLarge`."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=422, detail=_NUL_DETAIL)
+
+
+_NUL_DETAIL = "the request contains a NUL character (U+0000), which no field accepts"
+# A NUL as the body may carry it: raw, as a JSON escape, or percent-encoded in a form.
+_NUL_IN_JSON = re.compile(rb"\x00|\\u0000")
+_NUL_IN_FORM = re.compile(rb"\x00|%00")
+# The longest of those patterns less one byte: what a chunk must keep of the one before it.
+_NUL_OVERLAP = len(b"\\u0000") - 1
+
+
+class RefuseNulCharacters:
+    """Refuse a NUL character in the path, the query or the body with a 422 problem.
+
+    No field accepts one, and PostgreSQL can neither store nor compare text holding one: the
+    driver raises, so a NUL in a username, a project code or a filter would be a 500 there.
+    One check at the door instead of a validator on every string. The body is scanned as it
+    streams in, the application's reads failing at the chunk that holds a NUL.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"] or _NUL_IN_FORM.search(scope.get("query_string", b"")):
+            await _refuse_nul(scope, receive, send)
+            return
+        content_type = Headers(scope=scope).get("content-type", "")
+        pattern = (
+            _NUL_IN_FORM
+            if content_type.startswith("application/x-www-form-urlencoded")
+            else _NUL_IN_JSON
+        )
+        tail = b""
+        started = False
+
+        async def checking_receive() -> Message:
+            nonlocal tail
+            message = await receive()
+            if message["type"] == "http.request":
+                window = tail + message.get("body", b"")
+                if pattern.search(window):
+                    raise _NulCharacter
+                tail = window[-_NUL_OVERLAP:]
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, checking_receive, tracking_send)
+        except _NulCharacter:
+            if started:
+                raise
+            await _refuse_nul(scope, receive, send)
+
+
+async def _refuse_nul(scope: Scope, receive: Receive, send: Send) -> None:
+    log.info("request_with_nul_refused")
+    await problem_response(422, detail=_NUL_DETAIL)(scope, receive, send)
+
+
 def _include_routers(app: FastAPI) -> None:
     for module in (health, auth, users, departments, projects, scoring, notifications, calendar):
         app.include_router(module.router)
@@ -128,6 +277,22 @@ def create_app(
     app.state.settings = settings
     _include_routers(app)
     install_problem_handlers(app)
+    # Middlewares run outermost first in reverse order of adding. The body limit sits outside
+    # the problem handlers, so an oversized body never reaches them (nor the router).
+    app.add_middleware(RefuseNulCharacters)
+    app.add_middleware(LimitRequestBody, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        # Closed by default: without configured origins there are no CORS headers and
+        # browsers keep other sites' pages from reading answers. Outside the body limit,
+        # so that a browser can read a 413 too. Bearer tokens, not cookies: no credentials.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", REQUEST_ID_HEADER],
+            expose_headers=[REQUEST_ID_HEADER, "Retry-After", "WWW-Authenticate"],
+            max_age=600,
+        )
     # Added after the problem handlers so that it is the outer middleware: it sees the 500
     # that `CatchUnexpectedErrors` makes of a bug, and stamps the request id on it too.
     app.add_middleware(RequestContext)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +24,8 @@ Environment = Literal["development", "production", "test"]
 LogFormat = Literal["auto", "json", "console"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 NotificationMode = Literal["send", "capture"]
+# scheme://host[:port], as a browser sends it in the Origin header.
+Origin = Annotated[str, Field(pattern=r"^https?://[^/\s:]+(:[0-9]{1,5})?$")]
 
 
 class Settings(BaseSettings):
@@ -84,6 +86,27 @@ class Settings(BaseSettings):
     # repr=False, like jwt_secret: never in a traceback or a settings dump.
     smtp_password: str | None = Field(default=None, repr=False)
     smtp_starttls: bool = False
+
+    # Sign-in throttling (`service.throttle`). After `login_max_failures` failed sign-ins for one
+    # username within `login_window_seconds`, that username gets 429 for `login_lockout_seconds`,
+    # right password or not; a successful sign-in clears its count. One client address is
+    # locked the same way after `login_max_failures_per_client` failures with any usernames,
+    # which stops one machine from trying a few passwords on every account; it is higher
+    # because an office behind one NAT address shares it.
+    login_max_failures: int = Field(default=5, ge=1, le=1000)
+    login_window_seconds: int = Field(default=300, ge=1)
+    login_lockout_seconds: int = Field(default=300, ge=1)
+    login_max_failures_per_client: int = Field(default=50, ge=1, le=100_000)
+
+    # Larger request bodies are refused with 413 before the application reads them; the
+    # largest legitimate body (goals with 200 indicators) stays well under 1 MiB.
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
+
+    # Origins a browser may call the API from (`["https://pb.example.gov.cn"]`, JSON in the
+    # environment). Empty: no CORS headers at all, so only same-origin pages can read answers.
+    # Each must be scheme://host[:port] as browsers send it: an entry with a path or a trailing
+    # slash would never match, which looks like a bug in the client.
+    cors_origins: list[Origin] = Field(default_factory=list)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from starlette.concurrency import run_in_threadpool
 
@@ -23,6 +23,9 @@ Secret = Annotated[
     SecretStr, Field(min_length=notifications.MIN_SECRET, max_length=notifications.MAX_SECRET)
 ]
 Events = Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=100)]
+# A row id as the database can hold it (INTEGER on PostgreSQL): a larger number from a path
+# must be a 422, not an overflow inside the driver (a 500).
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class RecipientCreate(BaseModel):
@@ -103,7 +106,7 @@ def list_notifications(
     dependencies=[require_roles(Role.FINANCE, Role.ADMIN)],
 )
 async def retry_notification(
-    notification_id: int, session: SessionDep, settings: SettingsDep
+    notification_id: RowId, session: SessionDep, settings: SettingsDep
 ) -> notifications.NotificationPublic:
     """Put a failed notification back to pending and deliver it now; 409 unless it failed."""
     try:
@@ -161,7 +164,7 @@ def create_recipient(
 
 @router.patch("/api/recipients/{recipient_id}")
 def update_recipient(
-    recipient_id: int, body: RecipientUpdate, session: SessionDep, _: AdminUser
+    recipient_id: RowId, body: RecipientUpdate, session: SessionDep, _: AdminUser
 ) -> notifications.RecipientPublic:
     """Change a recipient; a new secret replaces the old one."""
     given = body.model_fields_set
@@ -186,7 +189,7 @@ def update_recipient(
 
 
 @router.delete("/api/recipients/{recipient_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_recipient(recipient_id: int, session: SessionDep, _: AdminUser) -> Response:
+def delete_recipient(recipient_id: RowId, session: SessionDep, _: AdminUser) -> Response:
     """Remove a recipient; messages already sent stay in the outbox, unsent ones will fail."""
     try:
         notifications.delete_recipient(session=session, recipient_id=recipient_id)
