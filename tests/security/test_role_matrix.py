@@ -1,0 +1,334 @@
+"""Every endpoint × every role against the real stack: who gets 2xx, 401, 403, 404, 409 or 422.
+
+The table below is the authorization policy of the API in one place. The routes come from the
+app itself, so a new endpoint without a row here fails `test_every_route_has_a_row`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+import pytest
+from fastapi.routing import iter_route_contexts
+from sqlmodel import Session
+
+from models.notification_tables import Notification, Recipient
+from service.auth import ALGORITHM
+from service.db import session_scope
+from service.users import add_user
+from tests import factories as f
+from tests.api.conftest import PASSWORD, Api
+
+# The columns: admin, finance, a department user of the project's department (clerk1, D1),
+# one of another department (clerk2, D2), evaluator, auditor, and no token at all.
+ROLES: tuple[str | None, ...] = ("admin", "fin", "clerk1", "clerk2", "eval", "audit", None)
+
+Route = tuple[str, str]  # (method, path template)
+
+# fmt: off
+# Per route, the status each column gets; the requests themselves are in `REQUESTS` below.
+MATRIX: dict[Route, tuple[int, int, int, int, int, int, int]] = {
+    #                                                    admin  fin  own other eval audit anon
+    ("GET",    "/openapi.json"):                          (200, 200, 200, 200, 200, 200, 200),
+    ("HEAD",   "/openapi.json"):                          (200, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/docs"):                                  (200, 200, 200, 200, 200, 200, 200),
+    ("HEAD",   "/docs"):                                  (200, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/docs/oauth2-redirect"):                  (200, 200, 200, 200, 200, 200, 200),
+    ("HEAD",   "/docs/oauth2-redirect"):                  (200, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/redoc"):                                 (200, 200, 200, 200, 200, 200, 200),
+    ("HEAD",   "/redoc"):                                 (200, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/healthz"):                               (200, 200, 200, 200, 200, 200, 200),
+    # Each role signs in with its own password; "anon" sends no credentials.
+    ("POST",   "/api/auth/token"):                        (200, 200, 200, 200, 200, 200, 422),
+    ("GET",    "/api/me"):                                (200, 200, 200, 200, 200, 200, 401),
+    ("POST",   "/api/users"):                             (201, 403, 403, 403, 403, 403, 401),
+    ("GET",    "/api/users"):                             (200, 403, 403, 403, 403, 403, 401),
+    ("PATCH",  "/api/users/{username}"):                  (200, 403, 403, 403, 403, 403, 401),
+    ("POST",   "/api/departments"):                       (201, 403, 403, 403, 403, 403, 401),
+    ("GET",    "/api/departments"):                       (200, 200, 200, 200, 200, 200, 401),
+    ("GET",    "/api/departments/{code}"):                (200, 200, 200, 200, 200, 200, 401),
+    ("PATCH",  "/api/departments/{code}"):                (200, 403, 403, 403, 403, 403, 401),
+    # Each department files for its own department.
+    ("POST",   "/api/projects"):                          (403, 403, 201, 201, 403, 403, 401),
+    # Lists only what the caller may see (the evaluator: nothing yet), never a 403.
+    ("GET",    "/api/projects"):                          (200, 200, 200, 200, 200, 200, 401),
+    # Another department's project does not exist for its users (404, not 403).
+    ("GET",    "/api/projects/{code}"):                   (200, 200, 200, 404, 404, 200, 401),
+    # `submit` of the D1 project: only its department may; those who cannot see it get 404.
+    ("POST",   "/api/projects/{code}/actions/{action}"):  (403, 403, 200, 404, 404, 403, 401),
+    ("GET",    "/api/projects/{code}/history"):           (200, 200, 200, 404, 404, 200, 401),
+    ("GET",    "/api/projects/{code}/diagram"):           (200, 200, 200, 404, 404, 200, 401),
+    ("POST",   "/api/scoring/self-evaluation"):           (200, 200, 200, 200, 200, 200, 401),
+    ("GET",    "/api/notifications"):                     (200, 200, 403, 403, 403, 200, 401),
+    # The notification was sent, so those allowed to retry get 409 ("only a failed one").
+    ("POST",   "/api/notifications/{notification_id}/retry"): (409, 409, 403, 403, 403, 403, 401),
+    ("GET",    "/api/recipients"):                        (200, 403, 403, 403, 403, 403, 401),
+    ("POST",   "/api/recipients"):                        (201, 403, 403, 403, 403, 403, 401),
+    ("PATCH",  "/api/recipients/{recipient_id}"):         (200, 403, 403, 403, 403, 403, 401),
+    ("DELETE", "/api/recipients/{recipient_id}"):         (204, 403, 403, 403, 403, 403, 401),
+    ("GET",    "/api/calendar"):                          (200, 200, 200, 200, 200, 200, 401),
+    ("PUT",    "/api/calendar"):                          (200, 403, 403, 403, 403, 403, 401),
+}
+# fmt: on
+
+
+@dataclass
+class World:
+    """What the requests refer to: made once, before the matrix runs."""
+
+    api: Api
+    project: str  # filed by clerk1 for D1, next fiscal year
+    notification: int  # a sent notification
+    calendar: dict[str, Any]
+    made: list[str] = field(default_factory=list)
+
+    def fresh(self, prefix: str) -> str:
+        name = f"{prefix}{uuid.uuid4().hex[:8].upper()}"
+        self.made.append(name)
+        return name
+
+    def session(self) -> Any:
+        return session_scope(self.api.settings)
+
+
+@dataclass(frozen=True)
+class Call:
+    path: str
+    json: Any = None
+    data: dict[str, str] | None = None
+
+
+Builder = Callable[[World, "str | None"], Awaitable[Call]]
+
+
+def _recipient(world: World) -> int:
+    with world.session() as session:
+        row = Recipient(
+            name=world.fresh("R"),
+            desk="finance",
+            channel="email",
+            address="finance@example.invalid",
+            created_at=datetime.now(UTC),
+        )
+        session.add(row)
+        session.flush()
+        assert row.id is not None
+        return row.id
+
+
+async def _fixed(path: str, json: Any = None) -> Call:
+    return Call(path, json)
+
+
+def _static(path: str, json: Any = None) -> Builder:
+    return lambda _world, _role: _fixed(path, json)
+
+
+async def _token(world: World, role: str | None) -> Call:
+    if role is None:
+        return Call("/api/auth/token", data={})
+    return Call("/api/auth/token", data={"username": role, "password": PASSWORD})
+
+
+async def _new_user(world: World, role: str | None) -> Call:
+    body = {"username": world.fresh("u"), "password": PASSWORD, "role": "evaluator"}
+    return Call("/api/users", body)
+
+
+async def _new_department(world: World, role: str | None) -> Call:
+    return Call("/api/departments", {"code": world.fresh("D"), "name": "新部门"})
+
+
+async def _new_project(world: World, role: str | None) -> Call:
+    year = datetime.now(UTC).year + 1
+    return Call("/api/projects", f.filing(world.fresh("M"), start=year, end=year + 1))
+
+
+def _of_project(suffix: str, json: Any = None) -> Builder:
+    async def build(world: World, role: str | None) -> Call:
+        return Call(f"/api/projects/{world.project}{suffix}", json)
+
+    return build
+
+
+async def _retry(world: World, role: str | None) -> Call:
+    return Call(f"/api/notifications/{world.notification}/retry")
+
+
+async def _new_recipient(world: World, role: str | None) -> Call:
+    body = {"name": world.fresh("R"), "desk": "finance", "channel": "email", "address": "a@b.cn"}
+    return Call("/api/recipients", body)
+
+
+async def _patch_recipient(world: World, role: str | None) -> Call:
+    return Call(f"/api/recipients/{_recipient(world)}", {"active": False})
+
+
+async def _delete_recipient(world: World, role: str | None) -> Call:
+    return Call(f"/api/recipients/{_recipient(world)}")
+
+
+async def _put_calendar(world: World, role: str | None) -> Call:
+    return Call("/api/calendar", world.calendar)
+
+
+REQUESTS: dict[Route, Builder] = {
+    ("GET", "/openapi.json"): _static("/openapi.json"),
+    ("HEAD", "/openapi.json"): _static("/openapi.json"),
+    ("GET", "/docs"): _static("/docs"),
+    ("HEAD", "/docs"): _static("/docs"),
+    ("GET", "/docs/oauth2-redirect"): _static("/docs/oauth2-redirect"),
+    ("HEAD", "/docs/oauth2-redirect"): _static("/docs/oauth2-redirect"),
+    ("GET", "/redoc"): _static("/redoc"),
+    ("HEAD", "/redoc"): _static("/redoc"),
+    ("GET", "/healthz"): _static("/healthz"),
+    ("POST", "/api/auth/token"): _token,
+    ("GET", "/api/me"): _static("/api/me"),
+    ("POST", "/api/users"): _new_user,
+    ("GET", "/api/users"): _static("/api/users"),
+    ("PATCH", "/api/users/{username}"): _static("/api/users/target", {"active": True}),
+    ("POST", "/api/departments"): _new_department,
+    ("GET", "/api/departments"): _static("/api/departments"),
+    ("GET", "/api/departments/{code}"): _static("/api/departments/D1"),
+    ("PATCH", "/api/departments/{code}"): _static("/api/departments/D1", {"head": "李四"}),
+    ("POST", "/api/projects"): _new_project,
+    ("GET", "/api/projects"): _static("/api/projects"),
+    ("GET", "/api/projects/{code}"): _of_project(""),
+    ("POST", "/api/projects/{code}/actions/{action}"): _of_project("/actions/submit", {}),
+    ("GET", "/api/projects/{code}/history"): _of_project("/history"),
+    ("GET", "/api/projects/{code}/diagram"): _of_project("/diagram"),
+    ("POST", "/api/scoring/self-evaluation"): _static(
+        "/api/scoring/self-evaluation",
+        {
+            "budget": {"available": 100, "executed": 100},
+            "indicators": f.indicators(),
+            "results": [{"code": "O1", "actual": 100}, {"code": "E1", "actual": 60}],
+        },
+    ),
+    ("GET", "/api/notifications"): _static("/api/notifications"),
+    ("POST", "/api/notifications/{notification_id}/retry"): _retry,
+    ("GET", "/api/recipients"): _static("/api/recipients"),
+    ("POST", "/api/recipients"): _new_recipient,
+    ("PATCH", "/api/recipients/{recipient_id}"): _patch_recipient,
+    ("DELETE", "/api/recipients/{recipient_id}"): _delete_recipient,
+    ("GET", "/api/calendar"): _static("/api/calendar"),
+    ("PUT", "/api/calendar"): _put_calendar,
+}
+
+
+def _app_routes(api: Api) -> set[Route]:
+    routes: set[Route] = set()
+    for route in iter_route_contexts(api.app.routes):
+        assert route.path is not None
+        for method in route.methods or ():
+            routes.add((method, route.path))
+    return routes
+
+
+async def _world(api: Api) -> World:
+    year = datetime.now(UTC).year + 1
+    code = f"MX{uuid.uuid4().hex[:6].upper()}"
+    filed = await api.post("/api/projects", "clerk1", f.filing(code, start=year, end=year + 2))
+    assert filed.status_code == 201, filed.text
+    calendar = (await api.get("/api/calendar", "admin")).json()
+    with session_scope(api.settings) as session:
+        add_user(session=session, username="target", password=PASSWORD, role="evaluator")
+        notification = _sent_notification(session, code)
+    return World(api=api, project=code, notification=notification, calendar=calendar)
+
+
+def _sent_notification(session: Session, code: str) -> int:
+    now = datetime.now(UTC)
+    row = Notification(
+        key=f"{code}:1:0",
+        project_code=code,
+        seq=1,
+        event="file",
+        desk="finance",
+        recipient_id=0,
+        channel="email",
+        address="finance@example.invalid",
+        payload={},
+        status="sent",
+        attempts=1,
+        created_at=now,
+        sent_at=now,
+    )
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    return row.id
+
+
+async def _send(api: Api, method: str, call: Call, headers: dict[str, str]) -> tuple[int, str]:
+    response = await api.http.request(
+        method, call.path, json=call.json, data=call.data, headers=headers
+    )
+    if response.status_code >= 400:
+        # Every refusal is problem details, whoever asked.
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["status"] == response.status_code
+    return response.status_code, response.text
+
+
+def test_every_route_has_a_row(api: Api) -> None:
+    """The table covers exactly the app's routes: a new endpoint needs its row of expectations."""
+    routes = _app_routes(api)
+    assert set(MATRIX) == routes, {
+        "routes without a row": sorted(routes - set(MATRIX)),
+        "rows without a route": sorted(set(MATRIX) - routes),
+    }
+    assert set(REQUESTS) == set(MATRIX)
+
+
+async def test_every_role_gets_what_the_table_says(api: Api) -> None:
+    """Each route, as each role and as nobody, answers with the status of its row."""
+    world = await _world(api)
+    mismatches = []
+    for (method, template), expected in MATRIX.items():
+        for role, status in zip(ROLES, expected, strict=True):
+            call = await REQUESTS[method, template](world, role)
+            headers = api.auth(role) if role is not None else {}
+            got, text = await _send(api, method, call, headers)
+            if got != status:
+                mismatches.append(f"{method} {call.path} as {role or 'anonymous'}: {got} {text}")
+    assert not mismatches, "\n".join(mismatches)
+
+
+def _expired_token(api: Api, username: str) -> str:
+    issued = datetime.now(UTC) - timedelta(hours=2)
+    claims = {"sub": username, "iat": issued, "exp": issued + timedelta(minutes=5)}
+    return jwt.encode(claims, api.settings.jwt_secret, algorithm=ALGORITHM)
+
+
+@pytest.mark.parametrize("credential", ["expired", "disabled", "forged"])
+async def test_bad_tokens_get_what_anonymous_gets(api: Api, credential: str) -> None:
+    """An expired, a disabled user's or a foreign-signed token opens nothing that needs a user."""
+    world = await _world(api)
+    if credential == "expired":
+        token = _expired_token(api, "admin")
+    elif credential == "disabled":
+        token = api.tokens["fin2"]
+        response = await api.http.patch(
+            "/api/users/fin2", json={"active": False}, headers=api.auth("admin")
+        )
+        assert response.status_code == 200, response.text
+    else:
+        claims = {"sub": "admin", "iat": datetime.now(UTC), "exp": datetime.now(UTC) + timedelta(1)}
+        token = jwt.encode(claims, "another-secret-that-is-long-enough-0123456789", ALGORITHM)
+    headers = {"Authorization": f"Bearer {token}"}
+    anonymous = ROLES.index(None)
+    mismatches = []
+    for (method, template), expected in MATRIX.items():
+        if (method, template) == ("POST", "/api/auth/token"):
+            continue  # takes a password, not a token
+        call = await REQUESTS[method, template](world, None)
+        got, text = await _send(api, method, call, headers)
+        if got != expected[anonymous]:
+            mismatches.append(f"{method} {call.path} with {credential} token: {got} {text}")
+    assert not mismatches, "\n".join(mismatches)
