@@ -198,9 +198,11 @@ class ProjectWorkflow:
                 PROJECT_SNAPSHOT,
                 ProjectionInput(project=self._without_history(), entries=new),
                 result_type=ProjectionResult,
-                start_to_close_timeout=timedelta(seconds=5),
-                schedule_to_close_timeout=timedelta(seconds=10),
-                retry_policy=RetryPolicy(maximum_attempts=2),
+                # Well inside the 10 s workflow task timeout: under a write storm on SQLite a
+                # slow write hands over to the main loop's activity instead of holding the task.
+                start_to_close_timeout=timedelta(seconds=2),
+                schedule_to_close_timeout=timedelta(seconds=3),
+                retry_policy=RetryPolicy(maximum_attempts=1),
                 summary=f"project {self._state.info.code} up to #{seq}",
             )
         except (ActivityError, ApplicationError):
