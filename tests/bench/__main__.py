@@ -95,7 +95,8 @@ async def bench_roundtrip(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for concurrency, per in (
         ((1, args.roundtrips),)
-        if os.environ.get("BENCH_C1_ONLY")
+    levels = [int(c) for c in args.concurrency.split(",")]
+    for concurrency, per in ((c, args.roundtrips if c == 1 else max(4, args.roundtrips // 8)) for c in levels):
         else ((1, args.roundtrips), (32, max(4, args.roundtrips // 8)))
     ):
 
@@ -412,6 +413,7 @@ if __name__ == "__main__":
     parser.add_argument("--only", help="comma-separated sections")
     parser.add_argument("--projects", type=int, default=1000, help="projects for `year`")
     parser.add_argument("--roundtrips", type=int, default=400, help="actions at concurrency 1")
+    parser.add_argument("--concurrency", default="1,32", help="client concurrency levels")
     parser.add_argument("--read-projects", type=int, default=10_000)
     parser.add_argument("--reads", type=int, default=500)
     parser.add_argument("--open", type=int, default=10_000, help="open workflows for `memory`")
