@@ -93,12 +93,8 @@ async def bench_roundtrip(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
         for _ in codes
     ]
     results: dict[str, Any] = {}
-    for concurrency, per in (
-        ((1, args.roundtrips),)
-    levels = [int(c) for c in args.concurrency.split(",")]
-    for concurrency, per in ((c, args.roundtrips if c == 1 else max(4, args.roundtrips // 8)) for c in levels):
-        else ((1, args.roundtrips), (32, max(4, args.roundtrips // 8)))
-    ):
+    for concurrency in (int(c) for c in args.concurrency.split(",")):
+        per = args.roundtrips if concurrency == 1 else max(4, args.roundtrips // 8)
 
         async def ours(w: int, i: int) -> None:
             action = "suspend_funding" if i % 2 == 0 else "resume_funding"
