@@ -217,6 +217,26 @@ class ProjectState(BaseModel):
     accountability: list[AccountabilityRecord] = []
     history: list[HistoryEntry] = []
 
+    @classmethod
+    def filed(cls, info: ProjectInfo, *, actor: Actor, at: datetime) -> ProjectState:
+        """A newly filed project: state `filed`, its filing as the first history entry."""
+        return cls(
+            info=info,
+            history=[
+                HistoryEntry(
+                    seq=1,
+                    at=at,
+                    actor=actor.username,
+                    role=actor.role,
+                    action="file",
+                    fiscal_year=None,
+                    from_state="",
+                    to_state="filed",
+                    detail=info.model_dump(mode="json", exclude={"department"}),
+                )
+            ],
+        )
+
     @property
     def warning(self) -> WarningLevel:
         """The highest warning among the years still open (a closed year's warning is history)."""

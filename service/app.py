@@ -22,7 +22,7 @@ from temporalio.client import Client
 
 from service.db import init_db
 from service.logging import configure_logging
-from service.problems import install_problem_handlers, problem_response
+from service.problems import TrackedSend, install_problem_handlers, problem_response
 from service.routes import (
     auth,
     calendar,
@@ -124,7 +124,6 @@ class LimitRequestBody:
             await self._refuse(scope, receive, send)
             return
         received = 0
-        started = False
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -135,16 +134,11 @@ class LimitRequestBody:
                     raise _BodyTooLarge(self.max_bytes)
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked = TrackedSend(send)
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, counting_receive, tracked)
         except _BodyTooLarge:
-            if started:
+            if tracked.started:
                 raise
             await self._refuse(scope, receive, send)
 
@@ -202,7 +196,6 @@ class RefuseNulCharacters:
             else _NUL_IN_JSON
         )
         tail = b""
-        started = False
 
         async def checking_receive() -> Message:
             nonlocal tail
@@ -214,16 +207,11 @@ class RefuseNulCharacters:
                 tail = window[-_NUL_OVERLAP:]
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked = TrackedSend(send)
         try:
-            await self.app(scope, checking_receive, tracking_send)
+            await self.app(scope, checking_receive, tracked)
         except _NulCharacter:
-            if started:
+            if tracked.started:
                 raise
             await _refuse_nul(scope, receive, send)
 

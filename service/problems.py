@@ -261,6 +261,20 @@ async def _unexpected_handler(request: Request, exc: Exception) -> ProblemRespon
     return problem_response(500, detail=INTERNAL_ERROR_DETAIL)
 
 
+class TrackedSend:
+    """An ASGI `send` that remembers whether the response has begun: a middleware may only
+    answer with its own problem while nothing of the application's response is on the wire."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
+
+
 class CatchUnexpectedErrors:
     """Turn an exception no handler claimed into a logged 500 problem (503 if the database is
     out of reach, e.g. an error raised from one, or one raised outside the routes).
@@ -277,18 +291,11 @@ class CatchUnexpectedErrors:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def send_tracking(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked = TrackedSend(send)
         try:
-            await self.app(scope, receive, send_tracking)
+            await self.app(scope, receive, tracked)
         except Exception as error:
-            if started:
+            if tracked.started:
                 # Half a response is on the wire; the server must abort the connection.
                 log.exception("unhandled_error")
                 raise

@@ -32,7 +32,7 @@ from models.duties import LABEL_ZH as DUTY_LABEL_ZH
 from models.engine import Lifecycle
 from models.engine_time import business_today
 from models.lifecycle import ACTIONS, PERSON_ACTIONS
-from models.project_state import Actor, HistoryEntry, ProjectFiling, ProjectInfo, ProjectState
+from models.project_state import Actor, ProjectFiling, ProjectInfo, ProjectState
 from models.rules import Rules
 from models.tables import CycleRow, Department, HistoryRow, ProjectRow
 from models.vocabulary import Role
@@ -319,22 +319,8 @@ async def file_project(
     await asyncio.to_thread(_check_filing, session, principal, filing)
     now = datetime.now(UTC)
     info = ProjectInfo(**filing.model_dump(), department=principal.department)
-    state = ProjectState(
-        info=info,
-        history=[
-            HistoryEntry(
-                seq=1,
-                at=now,
-                actor=principal.username,
-                role=principal.role,
-                action="file",
-                fiscal_year=None,
-                from_state="",
-                to_state="filed",
-                detail=filing.model_dump(mode="json"),
-            )
-        ],
-    )
+    filer = Actor(username=principal.username, role=principal.role, department=principal.department)
+    state = ProjectState.filed(info, actor=filer, at=now)
     rules = await asyncio.to_thread(rules_in_force, session=session, settings=settings)
     try:
         await client.start_workflow(

@@ -556,21 +556,7 @@ class _Run:
             role=Role.DEPARTMENT,
             department=info.department,
         )
-        state = ProjectState(
-            info=info,
-            history=[
-                HistoryEntry(
-                    seq=1,
-                    at=self._scenario.start.astimezone(UTC),
-                    actor=clerk.username,
-                    role=clerk.role,
-                    action="file",
-                    fiscal_year=None,
-                    from_state="",
-                    to_state="filed",
-                )
-            ],
-        )
+        state = ProjectState.filed(info, actor=clerk, at=self._scenario.start.astimezone(UTC))
         handle = await self._client.start_workflow(
             ProjectWorkflow.run,
             ProjectWorkflowInput(

@@ -155,21 +155,7 @@ async def bench_year(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
         async with gate:
             code = f"Y{tag}{i:05d}"
             info = ProjectInfo(**f.filing(code, start=year, end=year), department="D1")
-            state = ProjectState(
-                info=info,
-                history=[
-                    HistoryEntry(
-                        seq=1,
-                        at=business,
-                        actor="clerk",
-                        role=Role.DEPARTMENT,
-                        action="file",
-                        fiscal_year=None,
-                        from_state="",
-                        to_state="filed",
-                    )
-                ],
-            )
+            state = ProjectState.filed(info, actor=CLERK, at=business)
             handle = await s.client.start_workflow(
                 ProjectWorkflow.run,
                 ProjectWorkflowInput(project=state, clock_offset_seconds=offset),

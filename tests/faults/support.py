@@ -275,22 +275,7 @@ def filed_project(code: str, start: int, *, at: datetime | None = None) -> Proje
     """A project as the API files it: state `filed`, one history entry."""
     at = at or datetime.now(UTC)
     info = ProjectInfo(**f.filing(code, start=start, end=start + 2), department="D1")
-    return ProjectState(
-        info=info,
-        entered={"filed": at},
-        history=[
-            HistoryEntry(
-                seq=1,
-                at=at,
-                actor=CLERK.username,
-                role=Role.DEPARTMENT,
-                action="file",
-                fiscal_year=None,
-                from_state="",
-                to_state="filed",
-            )
-        ],
-    )
+    return ProjectState.filed(info, actor=CLERK, at=at)
 
 
 def active_project(code: str, *, goals_deadline: datetime) -> ProjectState:

@@ -133,21 +133,7 @@ async def start_project(
         filing["start"] = await next_year(env)
         filing["end"] = filing["start"] + 2
     info = ProjectInfo(**f.filing(code, **filing), department="D1")
-    state = ProjectState(
-        info=info,
-        history=[
-            HistoryEntry(
-                seq=1,
-                at=datetime.now(UTC),
-                actor="clerk",
-                role=Role.DEPARTMENT,
-                action="file",
-                fiscal_year=None,
-                from_state="",
-                to_state="filed",
-            )
-        ],
-    )
+    state = ProjectState.filed(info, actor=ACTORS[Role.DEPARTMENT], at=datetime.now(UTC))
     handle = await env.client.start_workflow(
         ProjectWorkflow.run,
         ProjectWorkflowInput(project=state, rules=Rules()),
