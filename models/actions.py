@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.assessment import AssessmentScores
 from models.indicators import Code, Indicator, IndicatorResult
+from models.key_evaluation import EvaluatorDraw, KeyEvaluator, KeyScores, SelectionReason
 from models.vocabulary import Assessor, ExitReason, WarningDecision
 
 FiscalYear = Annotated[int, Field(ge=2000, le=2200)]
@@ -41,6 +42,8 @@ class SubmitAssessment(Payload):
     scores: AssessmentScores
     assessor: Assessor
     summary: Text = ""
+    # The third-party institution that did the assessment (it may not key-evaluate the project).
+    institution: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
 class ApproveAssessment(Payload):
@@ -118,6 +121,27 @@ class RespondToWarning(YearPayload):
     comment: RequiredText
 
 
+class SelectForKeyEvaluation(YearPayload):
+    reasons: Annotated[list[SelectionReason], Field(min_length=1, max_length=5)]
+    # The seed of the zone-wide draw this selection came from (None: selected by hand).
+    seed: int | None = None
+    note: Text = ""
+
+
+class AssignEvaluators(YearPayload):
+    """Composed by the service from the expert library (`service.key_evaluations`): the
+    evaluators as the library knows them, the draw that chose them, joint departments."""
+
+    evaluators: Annotated[list[KeyEvaluator], Field(min_length=1, max_length=20)]
+    draw: EvaluatorDraw | None = None
+    departments: Annotated[list[Code], Field(max_length=20)] = []
+
+
+class SubmitKeyEvaluation(YearPayload):
+    scores: KeyScores
+    report: RequiredText
+
+
 class Exit(Payload):
     reason: ExitReason
     comment: Text = ""
@@ -159,6 +183,9 @@ PAYLOADS: dict[str, type[Payload]] = {
     "accept_rectification": AcceptRectification,
     "reject_rectification": RejectRectification,
     "respond_to_warning": RespondToWarning,
+    "select_for_key_evaluation": SelectForKeyEvaluation,
+    "assign_evaluators": AssignEvaluators,
+    "submit_key_evaluation": SubmitKeyEvaluation,
     "exit": Exit,
     "start_year": YearStarts,
     "end_year": YearEnds,

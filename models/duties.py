@@ -22,6 +22,7 @@ class DutyKind(StrEnum):
     MONITORING = "monitoring"  # 报送年中绩效监控
     SELF_EVALUATION = "self_evaluation"  # 提交绩效自评
     REVIEW = "review"  # 审核绩效自评
+    KEY_EVALUATION = "key_evaluation"  # 完成财政重点评价
     RECTIFICATION = "rectification"  # 提交整改报告
     RECTIFICATION_REVIEW = "rectification_review"  # 审核整改报告
     WARNING_RESPONSE = "warning_response"  # 答复红色预警
@@ -33,6 +34,7 @@ OWNER: dict[DutyKind, Role] = {
     DutyKind.MONITORING: Role.DEPARTMENT,
     DutyKind.SELF_EVALUATION: Role.DEPARTMENT,
     DutyKind.REVIEW: Role.FINANCE,
+    DutyKind.KEY_EVALUATION: Role.FINANCE,  # finance answers for its commissioned evaluators
     DutyKind.RECTIFICATION: Role.DEPARTMENT,
     DutyKind.RECTIFICATION_REVIEW: Role.FINANCE,
     DutyKind.WARNING_RESPONSE: Role.DEPARTMENT,
@@ -44,6 +46,7 @@ DISCHARGED_BY: dict[DutyKind, str] = {
     DutyKind.MONITORING: "report_monitoring",
     DutyKind.SELF_EVALUATION: "submit_self_evaluation",
     DutyKind.REVIEW: "review_self_evaluation",
+    DutyKind.KEY_EVALUATION: "submit_key_evaluation",
     DutyKind.RECTIFICATION: "submit_rectification",
     DutyKind.RECTIFICATION_REVIEW: "accept_rectification",
     DutyKind.WARNING_RESPONSE: "respond_to_warning",
@@ -55,6 +58,7 @@ LABEL_ZH: dict[DutyKind, str] = {
     DutyKind.MONITORING: "报送年中绩效监控",
     DutyKind.SELF_EVALUATION: "提交绩效自评",
     DutyKind.REVIEW: "审核绩效自评",
+    DutyKind.KEY_EVALUATION: "完成财政重点评价",
     DutyKind.RECTIFICATION: "提交整改报告",
     DutyKind.RECTIFICATION_REVIEW: "审核整改报告",
     DutyKind.WARNING_RESPONSE: "答复红色预警",
@@ -145,6 +149,10 @@ def _cycle_duties(cycle: Cycle, calendar: FiscalCalendar, today: date) -> list[D
     elif state == "self_evaluated":
         due = calendar.due(calendar.review_due, year + 1)
         owe(DutyKind.REVIEW, _late(due, _entered(cycle, state), calendar))
+    elif state == "key_evaluating":
+        # Finance review and key evaluations are both due by the review date (30 June of N+1).
+        due = calendar.due(calendar.review_due, year + 1)
+        owe(DutyKind.KEY_EVALUATION, _late(due, _entered(cycle, state), calendar))
     elif state == "rectifying":
         ordered = cycle.rectification.ordered_at if cycle.rectification else None
         owe(DutyKind.RECTIFICATION, _after(ordered, calendar.rectification_days, calendar, today))

@@ -16,6 +16,7 @@ from models import actions as a
 from models.assessment import assess
 from models.escalation import audiences
 from models.guards import GuardContext, final_score
+from models.key_evaluation import KeyEvaluation, key_grade, key_total
 from models.monitoring import goal_achievement_pct, monitoring_warning
 from models.notify import Audience, Desk, EventKind
 from models.project_state import (
@@ -49,6 +50,7 @@ def _submit_assessment(
         scores=p.scores,
         assessor=p.assessor,
         summary=p.summary,
+        institution=p.institution,
         total=outcome.total,
         conclusion=outcome.conclusion,
         passed=outcome.passed,
@@ -315,6 +317,85 @@ def _auto_suspend(
     return {}
 
 
+def _state_before(ctx: GuardContext) -> str:
+    """The year's state before this action: the last history entry of the year left it there."""
+    for entry in reversed(ctx.project.history):
+        if entry.fiscal_year == ctx.fiscal_year:
+            return entry.to_state
+    raise AssertionError("a year that can be selected has a history")
+
+
+def _select_for_key_evaluation(
+    ctx: GuardContext, p: a.SelectForKeyEvaluation, now: datetime, follow: list[FollowUp]
+) -> dict[str, Any]:
+    assert ctx.cycle is not None
+    ctx.cycle.key_evaluation_record = KeyEvaluation(
+        selected_at=now,
+        selected_by=ctx.actor.username if ctx.actor else "",
+        reasons=list(p.reasons),
+        selection_seed=p.seed,
+        note=p.note,
+        selected_from=_state_before(ctx),
+    )
+    return {}
+
+
+def _assign_evaluators(
+    ctx: GuardContext, p: a.AssignEvaluators, now: datetime, follow: list[FollowUp]
+) -> dict[str, Any]:
+    record = ctx.cycle.key_evaluation_record if ctx.cycle is not None else None
+    assert record is not None
+    record.evaluators = list(p.evaluators)
+    record.draw = p.draw
+    record.departments = list(p.departments)
+    record.assigned_at = now
+    return {}
+
+
+def _submit_key_evaluation(
+    ctx: GuardContext, p: a.SubmitKeyEvaluation, now: datetime, follow: list[FollowUp]
+) -> dict[str, Any]:
+    """The key evaluation's grade replaces the review's in result application (cut, notice,
+    rectification, exit proposal)."""
+    cycle = ctx.cycle
+    assert cycle is not None
+    assert ctx.fiscal_year is not None
+    record = cycle.key_evaluation_record
+    assert record is not None
+    total, grade = key_total(p.scores), key_grade(p.scores, ctx.rules.scoring)
+    applied = apply_grade(
+        project=ctx.project, fiscal_year=ctx.fiscal_year, grade=grade, rules=ctx.rules.results
+    )
+    record.scores = p.scores
+    record.total = total
+    record.grade = grade
+    record.report = p.report
+    record.submitted_by = ctx.actor.username if ctx.actor else None
+    record.submitted_at = now
+    record.consequence = applied.consequence
+    record.cut_percent = applied.cut_percent
+    record.cut_applies_to = applied.cut_applies_to
+    record.public_notice = applied.public_notice
+    if applied.rectification:
+        cycle.rectification = Rectification(ordered_at=now)
+    if applied.propose_exit:
+        ctx.project.exit_proposed = True
+    replaced = cycle.review.grade.value if cycle.review is not None else None
+    return {
+        "score": str(total),
+        "grade": grade.value,
+        "replaces_grade": replaced,
+        "self_evaluated_grade": (
+            cycle.self_evaluation.report.grade.value if cycle.self_evaluation else None
+        ),
+        "consequence": applied.consequence.value,
+        "cut_percent": str(applied.cut_percent),
+        "cut_applies_to": applied.cut_applies_to,
+        "public_notice": applied.public_notice,
+        "exit_proposed": applied.propose_exit,
+    }
+
+
 EFFECTS: dict[str, Effect] = {
     "submit_assessment": _submit_assessment,
     "approve_assessment": _approve_assessment,
@@ -333,6 +414,9 @@ EFFECTS: dict[str, Effect] = {
     "reject_rectification": _reject_rectification,
     "respond_to_warning": _respond_to_warning,
     "auto_suspend": _auto_suspend,
+    "select_for_key_evaluation": _select_for_key_evaluation,
+    "assign_evaluators": _assign_evaluators,
+    "submit_key_evaluation": _submit_key_evaluation,
 }
 
 # Who hears of a person's action at once (besides what the ladders and warnings send).
@@ -345,6 +429,8 @@ ACTION_NOTIFY: dict[str, tuple[Desk, ...]] = {
     "reject_rectification": (Desk.DEPARTMENT,),
     "respond_to_warning": (Desk.FINANCE,),
     "exit": (Desk.DEPARTMENT, Desk.DEPARTMENT_HEAD, Desk.PROJECT_OWNER),
+    "select_for_key_evaluation": (Desk.DEPARTMENT,),
+    "submit_key_evaluation": (Desk.DEPARTMENT, Desk.PROJECT_OWNER, Desk.FINANCE),
 }
 
 

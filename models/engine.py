@@ -183,6 +183,7 @@ class Lifecycle:
         role: Role | None,
         today: date,
         fiscal_year: int | None = None,
+        actor: Actor | None = None,
     ) -> Rejection | None:
         """Everything that stops `action` now, or None when it may go ahead.
 
@@ -198,6 +199,7 @@ class Lifecycle:
             payload=payload,
             today=today,
             rules=self.rules,
+            actor=actor,
         )
         unmet: list[Unmet] = []
         if role is not None and role is not definition.role:
@@ -264,15 +266,18 @@ class Lifecycle:
             return t
         return None
 
-    def allowed_actions(self, *, role: Role, today: date) -> list[AllowedAction]:
-        """What a user with `role` could do now (payload checks aside), year by year."""
+    def allowed_actions(
+        self, *, role: Role, today: date, actor: Actor | None = None
+    ) -> list[AllowedAction]:
+        """What a user with `role` (or that very `actor`) could do now (payload checks aside),
+        year by year."""
         allowed: list[AllowedAction] = []
         for name in PERSON_ACTIONS:
             definition = ACTIONS[name]
             if definition.role is not role:
                 continue
             if definition.level is Level.PROJECT:
-                if self.evaluate(name, None, role=role, today=today) is None:
+                if self.evaluate(name, None, role=role, today=today, actor=actor) is None:
                     allowed.append(AllowedAction(action=name))
                 continue
             years = {c.fiscal_year for c in self.project.cycles}
@@ -281,7 +286,10 @@ class Lifecycle:
             allowed.extend(
                 AllowedAction(action=name, fiscal_year=year)
                 for year in sorted(years)
-                if self.evaluate(name, None, role=role, today=today, fiscal_year=year) is None
+                if self.evaluate(
+                    name, None, role=role, today=today, fiscal_year=year, actor=actor
+                )
+                is None
             )
         return allowed
 
@@ -292,7 +300,7 @@ class Lifecycle:
     ) -> HistoryEntry:
         """Apply `action` if nothing is missing (else raise ActionRejected); record it."""
         today = business_today(now, self.rules)
-        rejection = self.evaluate(action, payload, role=actor.role, today=today)
+        rejection = self.evaluate(action, payload, role=actor.role, today=today, actor=actor)
         if rejection is not None:
             raise ActionRejected(rejection)
         definition = ACTIONS[action]
@@ -314,6 +322,7 @@ class Lifecycle:
             payload=payload,
             today=today,
             rules=self.rules,
+            actor=actor,
         )
         before = proxy.state
         fire: Callable[..., bool] = proxy.trigger  # type: ignore[attr-defined]  # set by Machine

@@ -13,12 +13,14 @@ from datetime import date
 from decimal import Decimal
 
 from models import actions as a
+from models.evaluators import conflicts_of
+from models.key_evaluation import SelectionReason, key_grade, score_problems
 from models.lifecycle import CYCLE_STATES
-from models.project_state import Cycle, ProjectState
+from models.project_state import Actor, Cycle, ProjectState
 from models.results import cut_percent_for, needs_rectification
 from models.rules import Rules
 from models.scoring import check_results, grade_for
-from models.vocabulary import Level1, Operator
+from models.vocabulary import Level1, Operator, WarningLevel
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class GuardContext:
     payload: a.Payload | None  # None: asked without a payload (which actions are open now?)
     today: date
     rules: Rules
+    actor: Actor | None = None  # None: asked for a role, not for a particular person
 
 
 Check = Callable[[GuardContext], str | None]
@@ -320,6 +323,89 @@ def _warning_response_open(ctx: GuardContext) -> str | None:
     return f"no red warning of fiscal year {ctx.fiscal_year} is waiting for an answer"
 
 
+# --- key evaluation (财政重点评价) ---------------------------------------------------------------
+
+
+def _not_key_evaluated(ctx: GuardContext) -> str | None:
+    if ctx.cycle is not None and ctx.cycle.key_evaluation_record is not None:
+        return f"fiscal year {ctx.fiscal_year} is already selected for key evaluation"
+    return None
+
+
+def _selection_reasons_hold(ctx: GuardContext) -> str | None:
+    if not isinstance(ctx.payload, a.SelectForKeyEvaluation) or ctx.cycle is None:
+        return None
+    cycle, problems = ctx.cycle, []
+    red = cycle.warning is WarningLevel.RED or any(
+        r.warning is WarningLevel.RED for r in cycle.monitoring
+    )
+    for reason in ctx.payload.reasons:
+        if reason is SelectionReason.MAJOR and not ctx.project.info.major:
+            problems.append("reason 'major': the project is not major")
+        if reason is SelectionReason.SCORE_GAP and not cycle.key_evaluation:
+            problems.append("reason 'score_gap': the review flagged no score gap")
+        if reason is SelectionReason.RED_WARNING and not red:
+            problems.append(f"reason 'red_warning': fiscal year {ctx.fiscal_year} had no red warning")
+    return "; ".join(problems) or None
+
+
+def _key_evaluation_open(ctx: GuardContext) -> str | None:
+    record = ctx.cycle.key_evaluation_record if ctx.cycle is not None else None
+    if record is None:
+        return f"fiscal year {ctx.fiscal_year} is not selected for key evaluation"
+    if record.submitted:
+        return f"the key evaluation of fiscal year {ctx.fiscal_year} is already submitted"
+    return None
+
+
+def _evaluators_independent(ctx: GuardContext) -> str | None:
+    if not isinstance(ctx.payload, a.AssignEvaluators):
+        return None
+    problems: list[str] = []
+    ids = [e.expert_id for e in ctx.payload.evaluators]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        problems.append(f"evaluators named twice: {', '.join(map(str, duplicates))}")
+    for evaluator in ctx.payload.evaluators:
+        reasons = conflicts_of(evaluator, ctx.project)
+        if reasons:
+            problems.append(f"{evaluator.name} (#{evaluator.expert_id}): {'; '.join(reasons)}")
+    return "; ".join(problems) or None
+
+
+def _evaluators_assigned(ctx: GuardContext) -> str | None:
+    record = ctx.cycle.key_evaluation_record if ctx.cycle is not None else None
+    if record is not None and record.evaluators:
+        return None
+    return f"no evaluators are assigned to the key evaluation of fiscal year {ctx.fiscal_year}"
+
+
+def _assigned_evaluator(ctx: GuardContext) -> str | None:
+    if ctx.actor is None:
+        return None  # asked for the role: each evaluator is judged when they act
+    record = ctx.cycle.key_evaluation_record if ctx.cycle is not None else None
+    if record is not None and ctx.actor.username in record.usernames():
+        return None
+    return (
+        f"{ctx.actor.username} is not assigned to the key evaluation of fiscal year "
+        f"{ctx.fiscal_year}"
+    )
+
+
+def _key_scores_within_weights(ctx: GuardContext) -> str | None:
+    if not isinstance(ctx.payload, a.SubmitKeyEvaluation):
+        return None
+    return "; ".join(score_problems(ctx.payload.scores, ctx.rules.key_evaluation)) or None
+
+
+def _key_grade_needs_rectification(ctx: GuardContext) -> str | None:
+    if isinstance(ctx.payload, a.SubmitKeyEvaluation) and needs_rectification(
+        key_grade(ctx.payload.scores, ctx.rules.scoring)
+    ):
+        return None
+    return "the key evaluation's grade does not call for rectification"
+
+
 GUARDS: dict[str, Guard] = {
     g.name: g
     for g in (
@@ -470,6 +556,57 @@ GUARDS: dict[str, Guard] = {
             "a rectification report is waiting for review",
             "整改报告待审核",
             _rectification_submitted,
+        ),
+        Guard(
+            "not_key_evaluated",
+            "the year is not selected for key evaluation yet",
+            "该年度尚未列入财政重点评价",
+            _not_key_evaluated,
+        ),
+        Guard(
+            "selection_reasons_hold",
+            "every reason given for the selection holds",
+            "列入重点评价的理由须属实",
+            _selection_reasons_hold,
+            needs_payload=True,
+        ),
+        Guard(
+            "key_evaluation_open",
+            "the year is selected for key evaluation and not yet evaluated",
+            "该年度已列入财政重点评价且尚未提交评价",
+            _key_evaluation_open,
+        ),
+        Guard(
+            "evaluators_independent",
+            "no evaluator has a conflict of interest with the project",
+            "评价专家或机构须与项目无利益冲突（回避）",
+            _evaluators_independent,
+            needs_payload=True,
+        ),
+        Guard(
+            "evaluators_assigned",
+            "evaluators are assigned",
+            "已委托评价专家或第三方机构",
+            _evaluators_assigned,
+        ),
+        Guard(
+            "assigned_evaluator",
+            "only an evaluator assigned to this key evaluation may submit it",
+            "仅受托的评价专家或机构可提交评价",
+            _assigned_evaluator,
+        ),
+        Guard(
+            "key_scores_within_weights",
+            "each part's score is within its weight",
+            "各部分得分不得超过其权重",
+            _key_scores_within_weights,
+            needs_payload=True,
+        ),
+        Guard(
+            "key_grade_needs_rectification",
+            "the key evaluation's grade is fair or poor",
+            "重点评价等级为中或差",
+            _key_grade_needs_rectification,
         ),
     )
 }

@@ -41,6 +41,7 @@ CYCLE_STATES: tuple[str, ...] = (
     "executing",  # 预算执行中
     "closed",  # 年度已结束
     "self_evaluated",  # 已自评
+    "key_evaluating",  # 财政重点评价中
     "rectifying",  # 整改中
     "rectification_submitted",  # 整改报告待审核
     "results_applied",  # 结果已应用
@@ -61,6 +62,7 @@ STATE_ZH: dict[str, str] = {
     "executing": "预算执行",
     "closed": "年度结束",
     "self_evaluated": "绩效自评",
+    "key_evaluating": "财政重点评价",
     "rectifying": "整改",
     "rectification_submitted": "整改报告待审核",
     "results_applied": "结果已应用",
@@ -122,7 +124,10 @@ def _t(
 
 
 _P, _C = Level.PROJECT, Level.CYCLE
-_DEPT, _FIN, _SYS = Role.DEPARTMENT, Role.FINANCE, Role.SYSTEM
+_DEPT, _FIN, _SYS, _EVAL = Role.DEPARTMENT, Role.FINANCE, Role.SYSTEM, Role.EVALUATOR
+# A year can be put to key evaluation once its self-evaluation is in, before or after finance's
+# review applied a result (a score gap found in the review is itself a reason to select it).
+_KEY_EVALUABLE = ("self_evaluated", "rectifying", "rectification_submitted", "results_applied")
 
 ACTIONS: dict[str, ActionDef] = {
     a.name: a
@@ -292,6 +297,60 @@ ACTIONS: dict[str, ActionDef] = {
                     "results_applied",
                     "self_evaluation_submitted",
                     unless="needs_rectification",
+                ),
+            ),
+        ),
+        ActionDef(
+            "select_for_key_evaluation",
+            _C,
+            _FIN,
+            "列入财政重点评价",
+            (
+                _t(
+                    _KEY_EVALUABLE,
+                    "key_evaluating",
+                    "project_open",
+                    "self_evaluation_submitted",
+                    "not_key_evaluated",
+                    "selection_reasons_hold",
+                ),
+            ),
+        ),
+        ActionDef(
+            "assign_evaluators",
+            _C,
+            _FIN,
+            "委托评价专家或第三方机构",
+            (
+                _t(
+                    "key_evaluating",
+                    "key_evaluating",
+                    "key_evaluation_open",
+                    "evaluators_independent",
+                ),
+            ),
+        ),
+        ActionDef(
+            "submit_key_evaluation",
+            _C,
+            _EVAL,
+            "提交财政重点评价报告",
+            (
+                _t(
+                    "key_evaluating",
+                    "rectifying",
+                    "evaluators_assigned",
+                    "assigned_evaluator",
+                    "key_scores_within_weights",
+                    when="key_grade_needs_rectification",
+                ),
+                _t(
+                    "key_evaluating",
+                    "results_applied",
+                    "evaluators_assigned",
+                    "assigned_evaluator",
+                    "key_scores_within_weights",
+                    unless="key_grade_needs_rectification",
                 ),
             ),
         ),

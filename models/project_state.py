@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.assessment import AssessmentScores
 from models.indicators import Code, Indicator, IndicatorResult
+from models.key_evaluation import KeyEvaluation
 from models.lifecycle import CYCLE_OPEN_STATES
 from models.notify import Audience
 from models.scoring import ScoreReport
@@ -81,6 +82,8 @@ class Assessment(BaseModel):
     scores: AssessmentScores
     assessor: Assessor
     summary: str
+    # The third-party institution that assessed it, if any: it may not key-evaluate it later.
+    institution: str | None = None
     total: Decimal
     conclusion: AssessmentConclusion
     passed: bool
@@ -155,9 +158,19 @@ class Cycle(BaseModel):
     warning_response: WarningResponse | None = None
     # Finance's score differs from the self-evaluation by more than the allowed gap.
     key_evaluation: bool = False
+    # 财政重点评价 of this year, once finance selected it; its grade overrides the review's.
+    key_evaluation_record: KeyEvaluation | None = None
+
+    @property
+    def key_result(self) -> KeyEvaluation | None:
+        """The submitted key evaluation, if any: the result that applies to this year."""
+        record = self.key_evaluation_record
+        return record if record is not None and record.submitted else None
 
     @property
     def score(self) -> Decimal | None:
+        if (key := self.key_result) is not None:
+            return key.total
         if self.review is not None:
             return self.review.final_score
         if self.self_evaluation is not None:
@@ -165,7 +178,16 @@ class Cycle(BaseModel):
         return None
 
     @property
+    def applied_grade(self) -> Grade | None:
+        """The grade result application used: the key evaluation's, else finance's review."""
+        if (key := self.key_result) is not None:
+            return key.grade
+        return self.review.grade if self.review is not None else None
+
+    @property
     def grade(self) -> Grade | None:
+        if (key := self.key_result) is not None:
+            return key.grade
         if self.review is not None:
             return self.review.grade
         if self.self_evaluation is not None:

@@ -74,18 +74,21 @@ def apply_grade(
 def _poor_streak(project: ProjectState, fiscal_year: int) -> int:
     """Poor years in a row ending with `fiscal_year` (counting that year as poor)."""
     streak, year = 1, fiscal_year - 1
-    while (cycle := project.cycle(year)) is not None and cycle.review is not None:
-        if cycle.review.grade is not Grade.POOR:
+    while (cycle := project.cycle(year)) is not None and cycle.applied_grade is not None:
+        if cycle.applied_grade is not Grade.POOR:
             break
         streak, year = streak + 1, year - 1
     return streak
 
 
 def cut_percent_for(project: ProjectState, fiscal_year: int) -> Decimal:
-    """The cut that applies to a year's approvable amount: the largest one aimed at it."""
-    cuts = [
-        c.review.cut_percent
-        for c in project.cycles
-        if c.review is not None and c.review.cut_applies_to == fiscal_year
-    ]
+    """The cut that applies to a year's approvable amount: the largest one aimed at it.
+
+    A year's key evaluation replaces the cut of its review (its grade overrides).
+    """
+    cuts: list[Decimal] = []
+    for c in project.cycles:
+        applied = c.key_result or c.review
+        if applied is not None and applied.cut_applies_to == fiscal_year:
+            cuts.append(applied.cut_percent)
     return max(cuts, default=Decimal(0))

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.assessment import AssessmentRules
 from models.calendar import FiscalCalendar
@@ -39,6 +41,43 @@ class ResultRules(BaseModel):
     poor_years_to_exit: int = Field(default=2, ge=1)
 
 
+class KeyEvaluationRules(BaseModel):
+    """财政重点评价: the weights of its four parts and how finance samples the rest.
+
+    The source document asks that output and effect together weigh at least 60 % of the 100
+    points (DOMAIN.md, stage 4); the default split 20/20/30/30 is our choice.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    decision_weight: Decimal = Field(default=Decimal(20), ge=0, le=100)  # 决策
+    process_weight: Decimal = Field(default=Decimal(20), ge=0, le=100)  # 过程
+    output_weight: Decimal = Field(default=Decimal(30), ge=0, le=100)  # 产出
+    effect_weight: Decimal = Field(default=Decimal(30), ge=0, le=100)  # 效益
+    # Share of the projects neither major nor flagged that a seeded draw adds to the selection.
+    sample_percent: Decimal = Field(default=Decimal(10), ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _weights_add_up(self) -> Self:
+        total = self.decision_weight + self.process_weight + self.output_weight + self.effect_weight
+        if total != 100:
+            raise ValueError(f"the four key-evaluation weights must add up to 100, not {total}")
+        if self.output_weight + self.effect_weight < 60:
+            raise ValueError(
+                "output (产出) + effect (效益) must weigh at least 60 of the 100 points, not "
+                f"{self.output_weight + self.effect_weight}"
+            )
+        return self
+
+    def weights(self) -> dict[str, Decimal]:
+        return {
+            "decision": self.decision_weight,
+            "process": self.process_weight,
+            "output": self.output_weight,
+            "effect": self.effect_weight,
+        }
+
+
 class Rules(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -49,5 +88,6 @@ class Rules(BaseModel):
     escalation: EscalationRules = EscalationRules()
     calendar: FiscalCalendar = FiscalCalendar()
     ladder: Ladder = Ladder()
+    key_evaluation: KeyEvaluationRules = KeyEvaluationRules()
     # The business day is China Standard Time (no daylight saving): a year ends at local midnight.
     utc_offset_minutes: int = Field(default=480, ge=-720, le=840)

@@ -353,6 +353,7 @@ class ProjectWorkflow:
             payload,
             role=request.actor.role,
             today=business_today(now, self._input.rules),
+            actor=request.actor,
         )
         if rejection is not None:
             raise ApplicationError(
