@@ -286,9 +286,7 @@ class Lifecycle:
             allowed.extend(
                 AllowedAction(action=name, fiscal_year=year)
                 for year in sorted(years)
-                if self.evaluate(
-                    name, None, role=role, today=today, fiscal_year=year, actor=actor
-                )
+                if self.evaluate(name, None, role=role, today=today, fiscal_year=year, actor=actor)
                 is None
             )
         return allowed

@@ -63,9 +63,7 @@ def conflicts_of(evaluator: KeyEvaluator, project: ProjectState) -> list[str]:
     return reasons
 
 
-def exclusions(
-    experts: Iterable[ExpertFacts], project: ProjectState
-) -> dict[int, list[str]]:
+def exclusions(experts: Iterable[ExpertFacts], project: ProjectState) -> dict[int, list[str]]:
     """Every expert that may not evaluate `project`, with the reasons."""
     out: dict[int, list[str]] = {}
     for expert in experts:
@@ -77,7 +75,7 @@ def exclusions(
     return out
 
 
-class NotEnoughEligible(ValueError):
+class NotEnoughEligibleError(ValueError):
     """Fewer eligible experts than asked for."""
 
 
@@ -100,12 +98,12 @@ def draw_evaluators(
         if e.expert_id not in excluded and (speciality is None or speciality in e.specialities)
     )
     if len(eligible) < count:
-        raise NotEnoughEligible(
+        raise NotEnoughEligibleError(
             f"{len(eligible)} eligible expert(s)"
             + (f" with speciality {speciality!r}" if speciality else "")
             + f", {count} asked for"
         )
-    drawn = random.Random(seed).sample(eligible, count)  # noqa: S311  (a draw, not a secret)
+    drawn = random.Random(seed).sample(eligible, count)
     return EvaluatorDraw(
         seed=seed,
         speciality=speciality,

@@ -345,7 +345,9 @@ def _selection_reasons_hold(ctx: GuardContext) -> str | None:
         if reason is SelectionReason.SCORE_GAP and not cycle.key_evaluation:
             problems.append("reason 'score_gap': the review flagged no score gap")
         if reason is SelectionReason.RED_WARNING and not red:
-            problems.append(f"reason 'red_warning': fiscal year {ctx.fiscal_year} had no red warning")
+            problems.append(
+                f"reason 'red_warning': fiscal year {ctx.fiscal_year} had no red warning"
+            )
     return "; ".join(problems) or None
 
 

@@ -190,7 +190,7 @@ def select_for_key_evaluation(
         else:
             pool.append(c.code)
     size = math.ceil(len(pool) * sample_percent / 100)
-    for code in random.Random(seed).sample(pool, size):  # noqa: S311  (a sample, not a secret)
+    for code in random.Random(seed).sample(pool, size):
         chosen[code] = [SelectionReason.SAMPLE]
     return Selection(
         seed=seed,

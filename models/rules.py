@@ -7,7 +7,6 @@ project is judged by the same rules for its whole run unless an operator changes
 from __future__ import annotations
 
 from decimal import Decimal
-
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
