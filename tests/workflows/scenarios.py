@@ -33,6 +33,7 @@ from workflows.project import ActOutcome, ActRequest, ProjectWorkflow, ProjectWo
 ACTORS = {
     Role.DEPARTMENT: Actor(username="clerk", role=Role.DEPARTMENT, department="D1"),
     Role.FINANCE: Actor(username="officer", role=Role.FINANCE),
+    Role.EVALUATOR: Actor(username="expert1", role=Role.EVALUATOR),
 }
 
 
