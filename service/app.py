@@ -27,7 +27,9 @@ from service.routes import (
     auth,
     calendar,
     departments,
+    experts,
     health,
+    key_evaluations,
     notifications,
     projects,
     scoring,
@@ -222,7 +224,18 @@ async def _refuse_nul(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def _include_routers(app: FastAPI) -> None:
-    for module in (health, auth, users, departments, projects, scoring, notifications, calendar):
+    for module in (
+        health,
+        auth,
+        users,
+        departments,
+        projects,
+        key_evaluations,
+        experts,
+        scoring,
+        notifications,
+        calendar,
+    ):
         app.include_router(module.router)
 
 

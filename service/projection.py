@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete
 
+from models.evaluator_tables import EvaluatorAssignmentRow
 from models.project_state import HistoryEntry, ProjectState
 from models.tables import CycleRow, HistoryRow, ProjectRow
 from service.audit import chain
@@ -103,12 +104,33 @@ def _apply(
                     grade=c.grade.value if c.grade else None,
                 )
             )
+        _project_assignments(session, project)
         session.flush()
     if entries:
         _insert_history(session, info.code, entries)
         if notify:  # a rebuild must not queue again what was sent long ago
             enqueue(session, project=project, entries=entries)
     return moved
+
+
+def _project_assignments(session: Session, project: ProjectState) -> None:
+    """The evaluators commissioned for the project's key evaluations, as the workflow has them."""
+    code = project.info.code
+    session.execute(delete(EvaluatorAssignmentRow).where(col(EvaluatorAssignmentRow.code) == code))
+    for c in project.cycles:
+        record = c.key_evaluation_record
+        if record is None:
+            continue
+        for evaluator in record.evaluators:
+            session.add(
+                EvaluatorAssignmentRow(
+                    code=code,
+                    fiscal_year=c.fiscal_year,
+                    expert_id=evaluator.expert_id,
+                    username=evaluator.username,
+                    submitted=record.submitted,
+                )
+            )
 
 
 def _insert_history(session: Session, code: str, entries: Sequence[HistoryEntry]) -> None:

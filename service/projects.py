@@ -31,6 +31,7 @@ from models.actions import PAYLOADS
 from models.duties import LABEL_ZH as DUTY_LABEL_ZH
 from models.engine import Lifecycle
 from models.engine_time import business_today
+from models.evaluator_tables import EvaluatorAssignmentRow
 from models.lifecycle import ACTIONS, PERSON_ACTIONS
 from models.project_state import Actor, ProjectFiling, ProjectInfo, ProjectState
 from models.rules import Rules
@@ -60,6 +61,11 @@ Amount = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used=
 UPDATE_TIMEOUT_SECONDS = 30.0
 # Roles that read every department's projects.
 READ_ALL = frozenset({Role.ADMIN, Role.FINANCE, Role.AUDITOR})
+# Actions whose payload the service composes from reference data (the expert library), so a
+# caller cannot hand the workflow facts of its own: each has its own endpoint.
+COMPOSED_ACTIONS: dict[str, str] = {
+    "assign_evaluators": "POST /api/projects/{code}/key-evaluation/evaluators",
+}
 
 
 class CycleView(BaseModel):
@@ -71,6 +77,8 @@ class CycleView(BaseModel):
     warning: str
     score: Amount | None
     grade: str | None
+    # 财政重点评价 of the year: selection, evaluators, scores and the result it applied.
+    key_evaluation: dict[str, Any] | None = None
 
 
 class AllowedActionView(BaseModel):
@@ -146,15 +154,28 @@ def _not_found(code: str) -> Problem:
 def visible_row(*, session: Session, principal: Principal, code: str) -> ProjectRow:
     """The project row if the caller may see it; else 404 (existence is not revealed)."""
     row = session.get(ProjectRow, code)
-    if row is None or not _may_see(principal, row.department):
+    if row is None or not _may_see(session, principal, row):
         raise _not_found(code)
     return row
 
 
-def _may_see(principal: Principal, department: str) -> bool:
+def _may_see(session: Session, principal: Principal, row: ProjectRow) -> bool:
     if principal.role in READ_ALL:
         return True
-    return principal.role is Role.DEPARTMENT and principal.department == department
+    if principal.role is Role.EVALUATOR:
+        return bool(
+            session.execute(
+                _assigned_to(principal.username).where(col(EvaluatorAssignmentRow.code) == row.code)
+            ).first()
+        )
+    return principal.role is Role.DEPARTMENT and principal.department == row.department
+
+
+def _assigned_to(username: str) -> Any:
+    """The codes of the projects whose key evaluation `username` is commissioned for."""
+    return select(col(EvaluatorAssignmentRow.code)).where(
+        col(EvaluatorAssignmentRow.username) == username
+    )
 
 
 def project_detail(
@@ -171,7 +192,13 @@ def detail_of(
     workflow's own, when the read model cannot be reached)."""
     info = project.info
     lifecycle = Lifecycle(project, rules)
-    allowed = lifecycle.allowed_actions(role=principal.role, today=business_today(now, rules))
+    allowed = lifecycle.allowed_actions(
+        role=principal.role,
+        today=business_today(now, rules),
+        actor=Actor(
+            username=principal.username, role=principal.role, department=principal.department
+        ),
+    )
     late = {d.key for d in lifecycle.overdue(now)}
     return ProjectDetail(
         code=info.code,
@@ -198,6 +225,11 @@ def detail_of(
                 warning=c.warning.value,
                 score=c.score,
                 grade=c.grade.value if c.grade else None,
+                key_evaluation=(
+                    c.key_evaluation_record.model_dump(mode="json")
+                    if c.key_evaluation_record
+                    else None
+                ),
             )
             for c in project.cycles
         ],
@@ -254,7 +286,9 @@ def list_projects(
 ) -> ProjectPage:
     """Projects the caller may see, filtered; `fiscal_year` narrows grade and warning to that year."""
     query = select(ProjectRow)
-    if principal.role not in READ_ALL:
+    if principal.role is Role.EVALUATOR:
+        query = query.where(col(ProjectRow.code).in_(_assigned_to(principal.username)))
+    elif principal.role not in READ_ALL:
         if principal.role is not Role.DEPARTMENT or principal.department is None:
             return ProjectPage(items=[], total=0, page=page, page_size=page_size)
         query = query.where(col(ProjectRow.department) == principal.department)
@@ -402,8 +436,12 @@ async def take_action(
     body: Any,
     idempotency_key: str | None,
     rules: Rules,
+    composed: bool = False,
 ) -> ProjectDetail:
-    """Ask the project's workflow to take `action`; 409 with every unmet guard if it may not."""
+    """Ask the project's workflow to take `action`; 409 with every unmet guard if it may not.
+
+    `composed`: the body was built by the service (see `COMPOSED_ACTIONS`), not sent by a caller.
+    """
     structlog.contextvars.bind_contextvars(
         project_code=code, workflow_id=workflow_id(code), action=action
     )
@@ -411,6 +449,13 @@ async def take_action(
     # End the read transaction before waiting on the workflow: a connection lost meanwhile
     # must not turn an accepted action into an error when the session closes.
     await asyncio.to_thread(session.close)
+    if action in COMPOSED_ACTIONS and not composed:
+        raise Problem(
+            status=422,
+            title="Use the dedicated endpoint",
+            detail=f"{action} is taken through {COMPOSED_ACTIONS[action]}, which checks the "
+            "expert library for conflicts of interest",
+        )
     payload = parse_payload(action, body)
     required = ACTIONS[action].role
     if principal.role is not required:

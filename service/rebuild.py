@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, delete
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from models.evaluator_tables import EvaluatorAssignmentRow
 from models.project_state import ProjectState
 from models.tables import CycleRow, HistoryRow, ProjectRow
 from service.projection import apply_snapshot
@@ -60,6 +61,9 @@ def _replace(engine: Engine, state: ProjectState) -> None:
     with Session(engine) as session:
         session.execute(delete(HistoryRow).where(col(HistoryRow.code) == code))
         session.execute(delete(CycleRow).where(col(CycleRow.code) == code))
+        session.execute(
+            delete(EvaluatorAssignmentRow).where(col(EvaluatorAssignmentRow.code) == code)
+        )
         session.execute(delete(ProjectRow).where(col(ProjectRow.code) == code))
         apply_snapshot(
             session,

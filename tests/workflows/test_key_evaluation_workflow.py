@@ -3,6 +3,8 @@ decides the applied result, and only the assigned evaluator may submit it."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from sqlmodel import Session, col, select
 from temporalio.client import WorkflowUpdateFailedError
@@ -62,13 +64,13 @@ async def test_key_evaluation_grade_overrides_the_self_evaluation(
         cycle = outcome.project.cycle(b)
         assert cycle is not None
         assert cycle.state == "rectifying"
-        assert (cycle.grade, cycle.score) == (Grade.POOR, 50)
+        assert (cycle.grade, cycle.score) == (Grade.POOR, Decimal(50))
         record = cycle.key_evaluation_record
         assert record is not None
         assert record.draw is not None
         assert record.draw.drawn == [7]
         assert (record.cut_percent, record.cut_applies_to, record.public_notice) == (
-            50,
+            Decimal(50),
             b + 2,
             True,
         )
@@ -96,4 +98,4 @@ async def test_key_evaluation_grade_overrides_the_self_evaluation(
                     col(CycleRow.code) == "TS-KEY", col(CycleRow.fiscal_year) == b
                 )
             ).one()
-            assert (row.state, row.grade, row.score) == ("rectifying", "poor", 50)
+            assert (row.state, row.grade, row.score) == ("rectifying", "poor", Decimal(50))
