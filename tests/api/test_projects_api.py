@@ -78,6 +78,7 @@ async def test_filing_and_guarded_budget_flow(api: Api) -> None:
         "warning": "none",
         "score": None,
         "grade": None,
+        "key_evaluation": None,
     }
     history = (await api.get(f"/api/projects/{code}/history", "audit")).json()
     assert [(h["seq"], h["action"], h["actor"], h["from"], h["to"]) for h in history] == [
