@@ -17,6 +17,7 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from sqlmodel import Session
 
+from models.evaluator_tables import Expert
 from models.notification_tables import Notification, Recipient
 from service.auth import ALGORITHM
 from service.db import session_scope
@@ -73,6 +74,20 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int, int]] = {
     ("DELETE", "/api/recipients/{recipient_id}"):         (204, 403, 403, 403, 403, 403, 401),
     ("GET",    "/api/calendar"):                          (200, 200, 200, 200, 200, 200, 401),
     ("PUT",    "/api/calendar"):                          (200, 403, 403, 403, 403, 403, 401),
+    # The expert library: finance and admins keep it, auditors read it.
+    ("POST",   "/api/experts"):                           (201, 201, 403, 403, 403, 403, 401),
+    ("GET",    "/api/experts"):                           (200, 200, 403, 403, 403, 200, 401),
+    ("GET",    "/api/experts/{expert_id}"):               (200, 200, 403, 403, 403, 200, 401),
+    ("PATCH",  "/api/experts/{expert_id}"):               (200, 200, 403, 403, 403, 403, 401),
+    ("POST",   "/api/experts/{expert_id}/suspend"):       (200, 200, 403, 403, 403, 403, 401),
+    ("POST",   "/api/experts/{expert_id}/reinstate"):     (200, 200, 403, 403, 403, 403, 401),
+    # The expert did no job on the project: those allowed to rate get 409 ("no such job").
+    ("POST",   "/api/experts/{expert_id}/ratings"):       (409, 409, 403, 403, 403, 403, 401),
+    # Only finance selects (none of the year's projects is self-evaluated: an empty selection).
+    ("POST",   "/api/key-evaluations/{fiscal_year}/selections"): (403, 200, 403, 403, 403, 403, 401),
+    ("GET",    "/api/key-evaluations/{fiscal_year}/selections"): (200, 200, 403, 403, 403, 200, 401),
+    # Only finance commissions; the project is not selected, so its workflow refuses (409).
+    ("POST",   "/api/projects/{code}/key-evaluation/evaluators"): (403, 409, 403, 403, 403, 403, 401),
 }
 # fmt: on
 
@@ -177,6 +192,49 @@ async def _put_calendar(world: World, role: str | None) -> Call:
     return Call("/api/calendar", world.calendar)
 
 
+def _library_entry(world: World, *, suspended: bool = False) -> int:
+    with world.session() as session:
+        row = Expert(
+            kind="expert",
+            name=world.fresh("E"),
+            department="D2",
+            specialities=["交通"],
+            suspended=suspended,
+            created_at=datetime.now(UTC),
+            created_by="test",
+        )
+        session.add(row)
+        session.flush()
+        assert row.id is not None
+        return row.id
+
+
+async def _new_expert(world: World, role: str | None) -> Call:
+    return Call(
+        "/api/experts", {"kind": "expert", "name": world.fresh("E"), "specialities": ["交通"]}
+    )
+
+
+def _of_expert(suffix: str, json: Any = None, *, suspended: bool = False) -> Builder:
+    async def build(world: World, role: str | None) -> Call:
+        return Call(f"/api/experts/{_library_entry(world, suspended=suspended)}{suffix}", json)
+
+    return build
+
+
+def _selections() -> Builder:
+    async def build(world: World, role: str | None) -> Call:
+        return Call(f"/api/key-evaluations/{datetime.now(UTC).year}/selections", {"seed": 1})
+
+    return build
+
+
+async def _assign(world: World, role: str | None) -> Call:
+    year = datetime.now(UTC).year + 1
+    body = {"fiscal_year": year, "expert_ids": [_library_entry(world)]}
+    return Call(f"/api/projects/{world.project}/key-evaluation/evaluators", body)
+
+
 REQUESTS: dict[Route, Builder] = {
     ("GET", "/openapi.json"): _static("/openapi.json"),
     ("HEAD", "/openapi.json"): _static("/openapi.json"),
@@ -218,6 +276,20 @@ REQUESTS: dict[Route, Builder] = {
     ("DELETE", "/api/recipients/{recipient_id}"): _delete_recipient,
     ("GET", "/api/calendar"): _static("/api/calendar"),
     ("PUT", "/api/calendar"): _put_calendar,
+    ("POST", "/api/experts"): _new_expert,
+    ("GET", "/api/experts"): _static("/api/experts"),
+    ("GET", "/api/experts/{expert_id}"): _of_expert(""),
+    ("PATCH", "/api/experts/{expert_id}"): _of_expert("", {"specialities": ["水利"]}),
+    ("POST", "/api/experts/{expert_id}/suspend"): _of_expert("/suspend", {"reason": "测试"}),
+    ("POST", "/api/experts/{expert_id}/reinstate"): _of_expert("/reinstate", suspended=True),
+    ("POST", "/api/experts/{expert_id}/ratings"): _of_expert(
+        "/ratings", {"project_code": "NOPE", "fiscal_year": 2027, "score": 3}
+    ),
+    ("POST", "/api/key-evaluations/{fiscal_year}/selections"): _selections(),
+    ("GET", "/api/key-evaluations/{fiscal_year}/selections"): _static(
+        "/api/key-evaluations/2027/selections"
+    ),
+    ("POST", "/api/projects/{code}/key-evaluation/evaluators"): _assign,
 }
 
 
