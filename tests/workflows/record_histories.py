@@ -26,10 +26,13 @@ Scenario = Callable[[WorkflowEnvironment, str, str], Awaitable[scenarios.Scenari
 SCENARIOS: dict[str, Scenario] = {
     "three-year-fair": scenarios.three_year_project_with_a_fair_year,
     "two-poor-years": scenarios.two_poor_years,
+    "key-evaluation": scenarios.key_evaluated_poor,
 }
+# Scenarios that leave the project open: finance's exit ends them so the history is complete.
+ENDED_BY_EXIT = frozenset({"two-poor-years", "key-evaluation"})
 
 
-async def record(prefix: str) -> list[Path]:
+async def record(prefix: str, only: frozenset[str] | None = None) -> list[Path]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(test_server_path()), data_converter=pydantic_data_converter
     )
@@ -40,8 +43,10 @@ async def record(prefix: str) -> list[Path]:
             url = f"sqlite:///{tmp}/record.db"
             async with scenarios.running_worker(env.client, url) as (task_queue, _engine):
                 for name, scenario in SCENARIOS.items():
+                    if only is not None and name not in only:
+                        continue
                     s = await scenario(env, task_queue, f"REC-{name}")
-                    if name == "two-poor-years":
+                    if name in ENDED_BY_EXIT:
                         await s.act("exit", {"reason": "low_performance"})
                     await s.handle.result()
                     run_id = s.handle.first_execution_run_id
@@ -66,11 +71,15 @@ async def record(prefix: str) -> list[Path]:
 
 
 def main() -> None:
+    """`python -m tests.workflows.record_histories [SCENARIO ...]`: all scenarios, or those named
+    (a new scenario can be recorded without rewriting today's files of the others)."""
     import datetime
+    import sys
 
     HISTORIES.mkdir(exist_ok=True)
     prefix = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-")
-    for _path in asyncio.run(record(prefix)):
+    only = frozenset(sys.argv[1:]) or None
+    for _path in asyncio.run(record(prefix, only)):
         pass
 
 

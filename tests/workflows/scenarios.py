@@ -199,3 +199,37 @@ async def two_poor_years(env: WorkflowEnvironment, task_queue: str, code: str) -
     await s.until(b + 2, 3)
     await s.evaluate(b + 1, Grade.POOR)
     return s
+
+
+async def key_evaluated_poor(env: WorkflowEnvironment, task_queue: str, code: str) -> Scenario:
+    """Self-evaluated 优, selected for finance key evaluation, evaluated 差 by the assigned
+    expert: the key grade applies (rectification, 50 % cut, public notice)."""
+    b = await next_year(env)
+    s = await start_project(env, task_queue, code, start=b, end=b + 1)
+    await s.act("submit")
+    await s.fund(b)
+    await s.until(b, 10)
+    await s.fund(b + 1)
+    await s.until(b + 1, 3)
+    await s.act("submit_self_evaluation", f.self_evaluation(b, Grade.EXCELLENT))
+    await s.act("select_for_key_evaluation", {"fiscal_year": b, "reasons": ["sample"], "seed": 1})
+    await s.act(
+        "assign_evaluators",
+        {
+            "fiscal_year": b,
+            "evaluators": [
+                {"expert_id": 7, "name": "李专家", "kind": "expert", "username": "expert1"}
+            ],
+            "draw": {"seed": 5, "eligible": [7, 9], "drawn": [7]},
+        },
+    )
+    await s.until(b + 1, 5)
+    await s.act(
+        "submit_key_evaluation",
+        {
+            "fiscal_year": b,
+            "scores": {"decision": 12, "process": 10, "output": 18, "effect": 10},
+            "report": "重点评价报告",
+        },
+    )
+    return s
