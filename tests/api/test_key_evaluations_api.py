@@ -225,3 +225,36 @@ async def test_key_evaluation_from_selection_to_rating(api: Api) -> None:
     not_theirs = await api.post(f"/api/experts/{owner['id']}/ratings", "fin", rating)
     assert not_theirs.status_code == 409
     assert "not commissioned" in not_theirs.json()["detail"]
+
+
+async def test_selection_takes_flagged_projects_and_samples_the_rest(api: Api) -> None:
+    """A reviewed year 12 points below its self-evaluation is selected for its score gap even
+    after its result was applied; with a 0 % sample the unflagged one stays in the pool only."""
+    plain = await _self_evaluated(api)
+    flagged = await _self_evaluated(api)
+    year = _this_year()
+    reviewed = await api.act(
+        flagged,
+        "review_self_evaluation",
+        "fin",
+        {"fiscal_year": year, "adjusted_score": "88", "comment": "自评偏高"},
+    )
+    assert reviewed.status_code == 200, reviewed.text
+    assert reviewed.json()["cycles"][0]["state"] == "results_applied"
+
+    selection = await api.post(
+        f"/api/key-evaluations/{year}/selections", "fin", {"seed": 5, "sample_percent": 0}
+    )
+    assert selection.status_code == 200, selection.text
+    assert selection.json()["sample_pool"] == [plain]
+    assert selection.json()["selected"] == [
+        {"code": flagged, "reasons": ["score_gap"], "outcome": "selected"}
+    ]
+    cycle = (await api.get(f"/api/projects/{flagged}", "fin")).json()["cycles"][0]
+    assert cycle["state"] == "key_evaluating"
+    assert cycle["key_evaluation"]["selected_from"] == "results_applied"
+    again = await api.post(
+        f"/api/key-evaluations/{year}/selections", "fin", {"seed": 5, "sample_percent": 0}
+    )
+    assert again.json()["selected"] == []  # a year is selected once
+    assert len((await api.get(f"/api/key-evaluations/{year}/selections", "fin")).json()) == 2
