@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from models.assessment import AssessmentScores
 from models.indicators import Code, Indicator, IndicatorResult
 from models.key_evaluation import EvaluatorDraw, KeyEvaluator, KeyScores, SelectionReason
+from models.kinds import ProcurementMethod
 from models.vocabulary import Assessor, ExitReason, WarningDecision
 
 FiscalYear = Annotated[int, Field(ge=2000, le=2200)]
@@ -97,6 +98,10 @@ class CloseYear(YearPayload):
 class SubmitSelfEvaluation(YearPayload):
     executed_amount: Money
     results: Annotated[list[IndicatorResult], Field(min_length=1, max_length=200)]
+    # Purchased services (guard `third_party_named`): the third-party evaluator and the
+    # evaluation standard, both published with the result.
+    third_party_evaluator: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    evaluation_standard: Annotated[str, Field(min_length=1, max_length=4000)] | None = None
 
 
 class ReviewSelfEvaluation(YearPayload):
@@ -140,6 +145,18 @@ class AssignEvaluators(YearPayload):
 class SubmitKeyEvaluation(YearPayload):
     scores: KeyScores
     report: RequiredText
+
+
+class RecordPerformancePayment(YearPayload):
+    """Pay a period (a fiscal year) by its reviewed score through the contract's table."""
+
+    comment: Text = ""
+
+
+class RecordProcurement(YearPayload):
+    method: ProcurementMethod
+    supplier: Annotated[str, Field(min_length=1, max_length=200)]
+    contract_amount: PositiveMoney
 
 
 class Exit(Payload):
@@ -187,6 +204,8 @@ PAYLOADS: dict[str, type[Payload]] = {
     "assign_evaluators": AssignEvaluators,
     "submit_key_evaluation": SubmitKeyEvaluation,
     "exit": Exit,
+    "record_performance_payment": RecordPerformancePayment,
+    "record_procurement": RecordProcurement,
     "start_year": YearStarts,
     "end_year": YearEnds,
     "complete": Complete,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from models import actions as a
@@ -17,21 +18,26 @@ from models.assessment import assess
 from models.escalation import audiences
 from models.guards import GuardContext, final_score
 from models.key_evaluation import KeyEvaluation, key_grade, key_total
+from models.kinds import fund_decision, performance_payment, procurement_savings, threshold_warnings
 from models.monitoring import goal_achievement_pct, monitoring_warning
 from models.notify import Audience, Desk, EventKind
 from models.project_state import (
+    WARNING_ORDER,
     AccountabilityRecord,
     Assessment,
     MonitoringReport,
+    PerformancePayment,
+    ProcurementRecord,
     ProjectState,
     Rectification,
     Review,
     SelfEvaluation,
+    ThirdPartyEvaluation,
     WarningResponse,
 )
 from models.results import apply_grade
 from models.scoring import BudgetFigures, grade_for, score_self_evaluation
-from models.vocabulary import WarningDecision, WarningLevel
+from models.vocabulary import ProjectKind, WarningDecision, WarningLevel
 
 Effect = Callable[[GuardContext, Any, datetime, list["FollowUp"]], dict[str, Any]]
 
@@ -135,6 +141,16 @@ def _report_monitoring(
         goal_achievement_pct=goal_pct,
         rules=ctx.rules.monitoring,
     )
+    level, reasons = judged.level, list(judged.reasons)
+    # The budget type's and kind's own risk thresholds (a fund's balance-months, a bond's
+    # repayment coverage) speak too; only projects with such rules get anything from here.
+    info = ctx.project.info
+    kind_level, kind_reasons = threshold_warnings(
+        info.budget_type, info.kind, ((x.code, x.actual) for x in p.progress), ctx.rules.kinds
+    )
+    if kind_reasons:
+        level = max(level, kind_level, key=WARNING_ORDER.index)
+        reasons.extend(kind_reasons)
     cycle.monitoring.append(
         MonitoringReport(
             period_end=p.period_end,
@@ -143,12 +159,11 @@ def _report_monitoring(
             execution_pct=judged.execution_pct,
             threshold_pct=judged.threshold_pct,
             goal_achievement_pct=goal_pct,
-            warning=judged.level,
-            reasons=list(judged.reasons),
+            warning=level,
+            reasons=list(reasons),
             reported_at=now,
         )
     )
-    level, reasons = judged.level, list(judged.reasons)
     earlier = sum(1 for r in cycle.monitoring[:-1] if r.warning is not WarningLevel.NONE)
     if (
         level is WarningLevel.YELLOW
@@ -213,8 +228,17 @@ def _submit_self_evaluation(
         rules=ctx.rules.scoring,
     )
     cycle.executed_amount = p.executed_amount
+    third_party = None
+    if p.third_party_evaluator is not None and p.evaluation_standard is not None:
+        third_party = ThirdPartyEvaluation(
+            evaluator=p.third_party_evaluator, standard=p.evaluation_standard
+        )
     cycle.self_evaluation = SelfEvaluation(
-        executed_amount=p.executed_amount, results=list(p.results), report=report, submitted_at=now
+        executed_amount=p.executed_amount,
+        results=list(p.results),
+        report=report,
+        submitted_at=now,
+        third_party=third_party,
     )
     return {"score": str(report.total), "grade": report.grade.value}
 
@@ -246,6 +270,15 @@ def _review(
         cycle.rectification = Rectification(ordered_at=now)
     if applied.propose_exit:
         ctx.project.exit_proposed = True
+    kind_detail: dict[str, Any] = {}
+    info = ctx.project.info
+    if info.kind is ProjectKind.GOVERNMENT_INVESTMENT_FUND and info.management_fee is not None:
+        # The grade drives the government's contribution, its exit and the manager's reward.
+        decision = fund_decision(grade, applied.cut_percent, info.management_fee, ctx.rules.kinds)
+        cycle.fund_decision = decision
+        if decision.exit_recommended:
+            ctx.project.exit_proposed = True
+        kind_detail["fund_decision"] = decision.model_dump(mode="json")
     self_score = cycle.self_evaluation.report.total if cycle.self_evaluation else score
     gap = abs(score - self_score)
     if gap > ctx.rules.escalation.review_gap_points:
@@ -269,6 +302,7 @@ def _review(
         "cut_applies_to": applied.cut_applies_to,
         "public_notice": applied.public_notice,
         "exit_proposed": applied.propose_exit,
+        **kind_detail,
     }
 
 
@@ -396,6 +430,56 @@ def _submit_key_evaluation(
     }
 
 
+def _record_performance_payment(
+    ctx: GuardContext, p: a.RecordPerformancePayment, now: datetime, follow: list[FollowUp]
+) -> dict[str, Any]:
+    cycle, table = ctx.cycle, ctx.project.info.payment_table
+    assert cycle is not None
+    assert cycle.review is not None
+    assert table is not None
+    base = cycle.approved_amount if cycle.approved_amount is not None else Decimal(0)
+    paid = performance_payment(table, cycle.review.final_score, base)
+    cycle.performance_payment = PerformancePayment(
+        score=paid.score,
+        band=paid.band,
+        base_amount=paid.base_amount,
+        amount=paid.amount,
+        withheld=paid.withheld,
+        comment=p.comment,
+        recorded_at=now,
+    )
+    return {
+        "score": str(paid.score),
+        "payment_pct": str(paid.band.payment_pct),
+        "base_amount": str(paid.base_amount),
+        "amount": str(paid.amount),
+        "withheld": str(paid.withheld),
+    }
+
+
+def _record_procurement(
+    ctx: GuardContext, p: a.RecordProcurement, now: datetime, follow: list[FollowUp]
+) -> dict[str, Any]:
+    cycle = ctx.cycle
+    assert cycle is not None
+    assert cycle.approved_amount is not None
+    saved = procurement_savings(cycle.approved_amount, p.contract_amount)
+    cycle.procurement = ProcurementRecord(
+        method=p.method,
+        supplier=p.supplier,
+        budget=saved.budget,
+        contract_amount=saved.contract_amount,
+        savings=saved.savings,
+        savings_rate_pct=saved.savings_rate_pct,
+        recorded_at=now,
+    )
+    return {
+        "budget": str(saved.budget),
+        "savings": str(saved.savings),
+        "savings_rate_pct": str(saved.savings_rate_pct),
+    }
+
+
 EFFECTS: dict[str, Effect] = {
     "submit_assessment": _submit_assessment,
     "approve_assessment": _approve_assessment,
@@ -417,6 +501,8 @@ EFFECTS: dict[str, Effect] = {
     "select_for_key_evaluation": _select_for_key_evaluation,
     "assign_evaluators": _assign_evaluators,
     "submit_key_evaluation": _submit_key_evaluation,
+    "record_performance_payment": _record_performance_payment,
+    "record_procurement": _record_procurement,
 }
 
 # Who hears of a person's action at once (besides what the ladders and warnings send).
@@ -431,6 +517,7 @@ ACTION_NOTIFY: dict[str, tuple[Desk, ...]] = {
     "exit": (Desk.DEPARTMENT, Desk.DEPARTMENT_HEAD, Desk.PROJECT_OWNER),
     "select_for_key_evaluation": (Desk.DEPARTMENT,),
     "submit_key_evaluation": (Desk.DEPARTMENT, Desk.PROJECT_OWNER, Desk.FINANCE),
+    "record_performance_payment": (Desk.DEPARTMENT,),
 }
 
 

@@ -328,7 +328,8 @@ class Lifecycle:
             # evaluate() and the machine read the same guards; disagreeing is a bug, not a user error.
             raise RuntimeError(f"machine refused {action} from {before} after validation passed")
         if target.cycle is not None and definition.level is Level.CYCLE:
-            target.cycle.entered[proxy.state] = now  # relative deadlines count from here
+            if not definition.record_only:
+                target.cycle.entered[proxy.state] = now  # relative deadlines count from here
         else:
             self.project.entered.setdefault(proxy.state, now)  # first activation starts duties
         applied = apply_effects(action, ctx, now)

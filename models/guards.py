@@ -15,12 +15,13 @@ from decimal import Decimal
 from models import actions as a
 from models.evaluators import conflicts_of
 from models.key_evaluation import SelectionReason, key_grade, score_problems
+from models.kinds import PAYS_BY_PERFORMANCE, template_for, template_problems
 from models.lifecycle import CYCLE_STATES
 from models.project_state import Actor, Cycle, ProjectState
 from models.results import cut_percent_for, needs_rectification
 from models.rules import Rules
 from models.scoring import check_results, grade_for
-from models.vocabulary import Level1, Operator, WarningLevel
+from models.vocabulary import Level1, Operator, ProjectKind, WarningLevel
 
 
 @dataclass(frozen=True)
@@ -408,6 +409,89 @@ def _key_grade_needs_rectification(ctx: GuardContext) -> str | None:
     return "the key evaluation's grade does not call for rectification"
 
 
+# --- kind-specific (models.kinds) -------------------------------------------------------------
+
+
+def _goals_follow_template(ctx: GuardContext) -> str | None:
+    if isinstance(ctx.payload, a.SubmitGoals):
+        indicators = ctx.payload.indicators
+    elif ctx.cycle is not None and ctx.cycle.indicators:
+        indicators = ctx.cycle.indicators
+    else:
+        return None  # no goals yet: `goals_submitted` says so
+    info = ctx.project.info
+    problems = template_problems(template_for(info.budget_type, info.kind), indicators)
+    return "; ".join(problems) or None
+
+
+def _third_party_named(ctx: GuardContext) -> str | None:
+    if ctx.project.info.kind is not ProjectKind.PURCHASED_SERVICE:
+        return None
+    if not isinstance(ctx.payload, a.SubmitSelfEvaluation):
+        return None
+    missing = [
+        name
+        for name, value in (
+            ("third_party_evaluator", ctx.payload.third_party_evaluator),
+            ("evaluation_standard", ctx.payload.evaluation_standard),
+        )
+        if value is None
+    ]
+    if missing:
+        return (
+            "a purchased service is evaluated by a third party: name "
+            + " and ".join(missing)
+            + " (they are published with the result)"
+        )
+    return None
+
+
+def _pays_by_performance(ctx: GuardContext) -> str | None:
+    info = ctx.project.info
+    if info.kind in PAYS_BY_PERFORMANCE and info.payment_table is not None:
+        return None
+    return (
+        f"a {info.kind.value} project is not paid by performance (only PPP and purchased services)"
+    )
+
+
+def _period_scored(ctx: GuardContext) -> str | None:
+    if ctx.cycle is not None and ctx.cycle.review is not None:
+        return None
+    return f"fiscal year {ctx.fiscal_year} has no score reviewed by finance yet"
+
+
+def _period_unpaid(ctx: GuardContext) -> str | None:
+    if ctx.cycle is not None and ctx.cycle.performance_payment is not None:
+        paid = ctx.cycle.performance_payment
+        return f"fiscal year {ctx.fiscal_year} was already paid ({paid.amount} on {paid.recorded_at.date()})"
+    return None
+
+
+def _is_procurement(ctx: GuardContext) -> str | None:
+    kind = ctx.project.info.kind
+    if kind is ProjectKind.PROCUREMENT:
+        return None
+    return f"a {kind.value} project records no procurement contract (only procurement projects)"
+
+
+def _procurement_unrecorded(ctx: GuardContext) -> str | None:
+    if ctx.cycle is not None and ctx.cycle.procurement is not None:
+        return f"the procurement of fiscal year {ctx.fiscal_year} is already recorded"
+    return None
+
+
+def _contract_within_budget(ctx: GuardContext) -> str | None:
+    if not isinstance(ctx.payload, a.RecordProcurement) or ctx.cycle is None:
+        return None
+    budget = ctx.cycle.approved_amount
+    if budget is not None and ctx.payload.contract_amount > budget:
+        return (
+            f"contract amount {ctx.payload.contract_amount} exceeds the procurement budget {budget}"
+        )
+    return None
+
+
 GUARDS: dict[str, Guard] = {
     g.name: g
     for g in (
@@ -609,6 +693,57 @@ GUARDS: dict[str, Guard] = {
             "the key evaluation's grade is fair or poor",
             "重点评价等级为中或差",
             _key_grade_needs_rectification,
+        ),
+        Guard(
+            "goals_follow_template",
+            "goals contain the indicators the budget type's and kind's template requires",
+            "绩效目标须包含预算类型和项目类别模板要求的指标",
+            _goals_follow_template,
+            needs_payload=True,
+        ),
+        Guard(
+            "third_party_named",
+            "a purchased service's self-evaluation names its third-party evaluator and standard",
+            "政府购买服务须由第三方评价，并载明评价机构和评价标准",
+            _third_party_named,
+            needs_payload=True,
+        ),
+        Guard(
+            "pays_by_performance",
+            "the project is paid by performance (PPP or purchased service)",
+            "仅PPP项目和政府购买服务按绩效付费",
+            _pays_by_performance,
+        ),
+        Guard(
+            "period_scored",
+            "finance has reviewed the period's score",
+            "该期间绩效评分须经财政审核",
+            _period_scored,
+        ),
+        Guard(
+            "period_unpaid",
+            "the period has not been paid yet",
+            "该期间尚未付费（同一期间不得重复付费）",
+            _period_unpaid,
+        ),
+        Guard(
+            "is_procurement",
+            "the project is a government procurement",
+            "仅政府采购项目登记采购合同",
+            _is_procurement,
+        ),
+        Guard(
+            "procurement_unrecorded",
+            "the year's procurement is not recorded yet",
+            "该年度采购合同尚未登记",
+            _procurement_unrecorded,
+        ),
+        Guard(
+            "contract_within_budget",
+            "the contract amount is within the procurement budget",
+            "合同金额不得超过采购预算",
+            _contract_within_budget,
+            needs_payload=True,
         ),
     )
 }

@@ -88,6 +88,9 @@ class ActionDef:
     role: Role
     label_zh: str
     transitions: tuple[TransitionDef, ...]
+    # Records something about a year without moving it: the year's relative deadlines (which
+    # count from when it entered its state) must not restart.
+    record_only: bool = False
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -105,6 +108,8 @@ class ActionDef:
 
 
 _OPEN_PROJECT = ("filed", "under_assessment", "active", "suspended")
+# A year whose score finance has reviewed (a period that can be paid by performance).
+_REVIEWED = ("rectifying", "rectification_submitted", "results_applied")
 
 
 def _t(
@@ -190,6 +195,7 @@ ACTIONS: dict[str, ActionDef] = {
                     "project_open",
                     "year_in_span",
                     "goals_well_formed",
+                    "goals_follow_template",
                     "request_within_total",
                 ),
             ),
@@ -206,6 +212,7 @@ ACTIONS: dict[str, ActionDef] = {
                     "project_open",
                     "goals_submitted",
                     "goals_well_formed",
+                    "goals_follow_template",
                 ),
             ),
         ),
@@ -277,6 +284,7 @@ ACTIONS: dict[str, ActionDef] = {
                     "year_closed",
                     "results_complete",
                     "executed_within_approved",
+                    "third_party_named",
                 ),
             ),
         ),
@@ -374,6 +382,35 @@ ACTIONS: dict[str, ActionDef] = {
             _FIN,
             "整改验收不通过",
             (_t("rectification_submitted", "rectifying", "rectification_submitted"),),
+        ),
+        # --- kind-specific (models.kinds) ---------------------------------------------------------
+        ActionDef(
+            "record_performance_payment",
+            _C,
+            _FIN,
+            "按绩效付费",
+            tuple(
+                _t(state, state, "pays_by_performance", "period_scored", "period_unpaid")
+                for state in _REVIEWED
+            ),
+            record_only=True,
+        ),
+        ActionDef(
+            "record_procurement",
+            _C,
+            _DEPT,
+            "登记政府采购合同",
+            tuple(
+                _t(
+                    state,
+                    state,
+                    "is_procurement",
+                    "procurement_unrecorded",
+                    "contract_within_budget",
+                )
+                for state in ("budget_approved", "executing")
+            ),
+            record_only=True,
         ),
     )
 }

@@ -10,11 +10,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from models.assessment import AssessmentScores
 from models.indicators import Code, Indicator, IndicatorResult
 from models.key_evaluation import KeyEvaluation
+from models.kinds import (
+    KIND_FILING_FIELDS,
+    KIND_ZH,
+    FundDecision,
+    PaymentBand,
+    PaymentTable,
+    ProcurementMethod,
+)
 from models.lifecycle import CYCLE_OPEN_STATES
 from models.notify import Audience
 from models.scoring import ScoreReport
@@ -46,6 +54,27 @@ class ProjectFiling(BaseModel):
     total_amount: Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
     major: bool
     owner: Annotated[str, Field(min_length=1, max_length=100)]
+    # Kind-specific (see `models.kinds`): required for the kinds that need them, refused for
+    # the others, so a field sent by mistake is said to be wrong rather than ignored.
+    # PPP and purchased services: the contract's score → payment table (按效付费).
+    payment_table: Annotated[PaymentTable | None, Field(validate_default=True)] = None
+    # Government investment funds: the manager's yearly management fee, the base of its reward.
+    management_fee: Annotated[
+        Decimal | None, Field(ge=0, max_digits=18, decimal_places=2, validate_default=True)
+    ] = None
+
+    @field_validator("payment_table", "management_fee", mode="after")
+    @classmethod
+    def _kind_needs_it(cls, value: object, info: ValidationInfo) -> object:
+        kind = info.data.get("kind")
+        if kind is None or info.field_name is None:
+            return value  # the kind itself is invalid and reported as such
+        needed = info.field_name in KIND_FILING_FIELDS.get(kind, ())
+        if needed and value is None:
+            raise ValueError(f"required for kind {kind.value} ({KIND_ZH[kind]})")
+        if not needed and value is not None:
+            raise ValueError(f"only for the kinds that need it, not for kind {kind.value}")
+        return value
 
     @model_validator(mode="after")
     def _years_in_order(self) -> Self:
@@ -103,11 +132,45 @@ class MonitoringReport(BaseModel):
     reported_at: datetime
 
 
+class ThirdPartyEvaluation(BaseModel):
+    """A purchased service's evaluation: who evaluated, by which standard; both are published
+    with the result (公开评价机构、评价标准和评价结果)."""
+
+    evaluator: str
+    standard: str
+    publish: bool = True
+
+
 class SelfEvaluation(BaseModel):
     executed_amount: Decimal
     results: list[IndicatorResult]
     report: ScoreReport
     submitted_at: datetime
+    third_party: ThirdPartyEvaluation | None = None
+
+
+class PerformancePayment(BaseModel):
+    """A period's payment by performance (PPP operating subsidy, purchased service fee)."""
+
+    score: Decimal  # finance's reviewed score of the period
+    band: PaymentBand
+    base_amount: Decimal  # the period's approved amount
+    amount: Decimal
+    withheld: Decimal
+    comment: str = ""
+    recorded_at: datetime
+
+
+class ProcurementRecord(BaseModel):
+    """A year's procurement: the contract against the procurement budget, and the savings."""
+
+    method: ProcurementMethod
+    supplier: str
+    budget: Decimal  # the year's approved amount
+    contract_amount: Decimal
+    savings: Decimal
+    savings_rate_pct: Decimal
+    recorded_at: datetime
 
 
 class Review(BaseModel):
@@ -160,6 +223,10 @@ class Cycle(BaseModel):
     key_evaluation: bool = False
     # 财政重点评价 of this year, once finance selected it; its grade overrides the review's.
     key_evaluation_record: KeyEvaluation | None = None
+    # Kind-specific records (`models.kinds`).
+    performance_payment: PerformancePayment | None = None
+    procurement: ProcurementRecord | None = None
+    fund_decision: FundDecision | None = None
 
     @property
     def key_result(self) -> KeyEvaluation | None:
@@ -254,7 +321,8 @@ class ProjectState(BaseModel):
                     fiscal_year=None,
                     from_state="",
                     to_state="filed",
-                    detail=info.model_dump(mode="json", exclude={"department"}),
+                    # Kind-specific fields only where the kind has them.
+                    detail=info.model_dump(mode="json", exclude={"department"}, exclude_none=True),
                 )
             ],
         )

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.assessment import AssessmentRules
 from models.calendar import FiscalCalendar
+from models.kinds import KindRules
 from models.ladder import Ladder
 from models.monitoring import MonitoringRules
 from models.scoring import ScoringRules
@@ -88,5 +89,7 @@ class Rules(BaseModel):
     calendar: FiscalCalendar = FiscalCalendar()
     ladder: Ladder = Ladder()
     key_evaluation: KeyEvaluationRules = KeyEvaluationRules()
+    # The four budgets' and special instruments' rules (monitoring thresholds, fund table).
+    kinds: KindRules = KindRules()
     # The business day is China Standard Time (no daylight saving): a year ends at local midnight.
     utc_offset_minutes: int = Field(default=480, ge=-720, le=840)

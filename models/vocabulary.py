@@ -18,8 +18,16 @@ class Role(StrEnum):
 
 
 class ProjectKind(StrEnum):
-    PROJECT = "project"
-    POLICY = "policy"
+    """What is funded; the special instruments have their own goals template and rules
+    (`models.kinds`)."""
+
+    PROJECT = "project"  # 项目
+    POLICY = "policy"  # 政策
+    GOVERNMENT_INVESTMENT_FUND = "government_investment_fund"  # 政府投资基金
+    PPP = "ppp"  # 政府和社会资本合作
+    PROCUREMENT = "procurement"  # 政府采购
+    PURCHASED_SERVICE = "purchased_service"  # 政府购买服务
+    DEBT = "debt"  # 政府债务项目
 
 
 class BudgetType(StrEnum):
