@@ -1,0 +1,463 @@
+"""The four budgets and the special instruments: templates, rule tables, and their guards."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from models.actions import PAYLOADS
+from models.engine import ActionRejected, Lifecycle
+from models.indicators import Indicator
+from models.kinds import (
+    Contribution,
+    KindRules,
+    PaymentTable,
+    fund_decision,
+    performance_payment,
+    procurement_savings,
+    template_for,
+    template_problems,
+    threshold_warnings,
+)
+from models.lifecycle import ACTIONS
+from models.project_state import Actor, ProjectFiling, ProjectInfo, ProjectState
+from models.rules import Rules
+from models.vocabulary import BudgetType, Grade, Level1, Level2, ProjectKind, Role, WarningLevel
+from tests import factories as f
+from tests import factories_kinds as fk
+
+GP, SI, GF, SC = (
+    BudgetType.GENERAL_PUBLIC,
+    BudgetType.SOCIAL_INSURANCE,
+    BudgetType.GOVERNMENT_FUND,
+    BudgetType.STATE_CAPITAL,
+)
+K = ProjectKind
+TABLE = PaymentTable.model_validate(fk.PAYMENT_TABLE)
+ACTORS = {
+    Role.DEPARTMENT: Actor(username="clerk", role=Role.DEPARTMENT, department="D1"),
+    Role.FINANCE: Actor(username="officer", role=Role.FINANCE),
+}
+SYSTEM = Actor(username="system", role=Role.SYSTEM)
+
+
+# --- templates ---------------------------------------------------------------------------------
+
+
+def _codes(budget_type: BudgetType, kind: ProjectKind) -> set[str]:
+    return {i.code for i in template_for(budget_type, kind).required}
+
+
+def test_general_budget_projects_and_policies_need_nothing_more() -> None:
+    """Ordinary projects and policies of the general budget keep the common goals rules only."""
+    assert _codes(GP, K.PROJECT) == set()
+    assert _codes(GP, K.POLICY) == set()
+
+
+@pytest.mark.parametrize(
+    ("budget_type", "kind", "codes"),
+    [
+        (GF, K.PROJECT, {"GF-BASIS", "GF-COLLECTION", "GF-USE"}),
+        (SC, K.PROJECT, {"SC-REMITTANCE", "SC-STRUCTURE"}),
+        (SI, K.POLICY, {"SI-ACTUARIAL", "SI-BALANCE-MONTHS"}),
+        (GP, K.GOVERNMENT_INVESTMENT_FUND, {"IF-POLICY", "IF-OPERATION"}),
+        (GP, K.PPP, {"PPP-OPERATION"}),
+        (GP, K.PROCUREMENT, {"PR-EXECUTION", "PR-SAVINGS"}),
+        (GP, K.PURCHASED_SERVICE, {"PS-QUALITY", "PS-SATISFACTION"}),
+        (GP, K.DEBT, {"DEBT-USE", "DEBT-REPAYMENT", "DEBT-HIDDEN"}),
+        # Special bonds are in the government fund budget: both parts apply.
+        (
+            GF,
+            K.DEBT,
+            {"GF-BASIS", "GF-COLLECTION", "GF-USE", "DEBT-USE", "DEBT-REPAYMENT", "DEBT-HIDDEN"},
+        ),
+    ],
+)
+def test_each_budget_and_kind_requires_its_indicators(
+    budget_type: BudgetType, kind: ProjectKind, codes: set[str]
+) -> None:
+    """A template is its budget type's indicators plus its kind's."""
+    assert _codes(budget_type, kind) == codes
+
+
+@pytest.mark.parametrize("budget_type", list(BudgetType))
+@pytest.mark.parametrize("kind", list(ProjectKind))
+def test_every_template_is_satisfiable_and_chinese(
+    budget_type: BudgetType, kind: ProjectKind
+) -> None:
+    """Goals built from a template follow it; every required indicator has a Chinese name."""
+    template = template_for(budget_type, kind)
+    goals = [Indicator.model_validate(i) for i in fk.indicators(budget_type, kind)]
+    assert template_problems(template, goals) == []
+    assert template.budget_type_zh
+    assert template.kind_zh
+    for need in template.required:
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in need.name_zh)
+
+
+def test_template_problems_name_missing_miscategorised_and_wrongly_typed_indicators() -> None:
+    """Missing, wrong L1/L2 and qualitative-instead-of-quantitative each say what is wrong."""
+    template = template_for(GP, K.DEBT)
+    given = [Indicator.model_validate(i) for i in fk.indicators(GP, K.DEBT)]
+    by_code = {i.code: i for i in given}
+    broken = [
+        by_code["DEBT-USE"].model_copy(update={"level1": Level1.EFFECT, "level2": Level2.SOCIAL}),
+        by_code["DEBT-HIDDEN"].model_copy(update={"operator": ">=", "target": Decimal(0)}),
+    ]
+    problems = template_problems(template, broken)
+    assert problems == [
+        "指标 DEBT-USE 应归入 output/timeliness，实为 effect/social",
+        "缺少模板要求的指标 DEBT-REPAYMENT（项目收益对债券本息覆盖倍数）",
+        "指标 DEBT-HIDDEN（未新增隐性债务）应为定性指标",
+    ]
+
+
+# --- pay by performance ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("score", "base", "pct", "amount"),
+    [
+        ("59.99", "1000000", 0, "0.00"),
+        ("60", "1234567.89", 70, "864197.52"),  # 864 197.523 → half-up to the cent
+        ("79.99", "1000000", 70, "700000.00"),
+        ("80", "1000000", 90, "900000.00"),  # a boundary belongs to the band above
+        ("85.5", "333333.33", 90, "300000.00"),  # 299 999.997 → 300 000.00
+        ("90", "1000000", 100, "1000000.00"),
+        ("100", "1000000", 100, "1000000.00"),  # the top band includes 100
+    ],
+)
+def test_payment_follows_the_contract_table(score: str, base: str, pct: int, amount: str) -> None:
+    """Payment = base × the band's percentage, rounded half-up; the rest is withheld."""
+    paid = performance_payment(TABLE, Decimal(score), Decimal(base))
+    assert paid.band.payment_pct == pct
+    assert paid.amount == Decimal(amount)
+    assert paid.amount + paid.withheld == Decimal(base)
+
+
+@pytest.mark.parametrize(
+    ("bands", "reason"),
+    [
+        ([{"low": 10, "high": 100, "payment_pct": 100}], "the first band must start at 0"),
+        ([{"low": 0, "high": 90, "payment_pct": 100}], "the last band must end at 100"),
+        (
+            [{"low": 0, "high": 60, "payment_pct": 0}, {"low": 70, "high": 100, "payment_pct": 9}],
+            "band 1 must start where band 0 ends (60), not 70",
+        ),
+        (
+            [
+                {"low": 0, "high": 60, "payment_pct": 50},
+                {"low": 60, "high": 100, "payment_pct": 40},
+            ],
+            "a higher score may not pay less",
+        ),
+        (
+            [{"low": 0, "high": 0, "payment_pct": 0}, {"low": 0, "high": 100, "payment_pct": 9}],
+            "band 0: low 0 must be below high 0",
+        ),
+        ([{"low": 0, "high": 100, "payment_pct": 101}], "less than or equal to 100"),
+        ([], "at least 1 item"),
+    ],
+)
+def test_a_bad_payment_table_is_refused_with_the_reason(
+    bands: list[dict[str, Any]], reason: str
+) -> None:
+    """Bands must cover 0–100 in order without gap or overlap and never pay less for more."""
+    with pytest.raises(ValidationError) as invalid:
+        PaymentTable.model_validate({"bands": bands})
+    assert reason in str(invalid.value)
+
+
+# --- procurement, investment funds, thresholds -------------------------------------------------
+
+
+def test_procurement_savings_are_budget_minus_contract() -> None:
+    """节约资金 = 预算 − 合同金额; the rate is of the budget, to the cent of a percent."""
+    saved = procurement_savings(Decimal("1000000.00"), Decimal("873450.50"))
+    assert saved.savings == Decimal("126549.50")
+    assert saved.savings_rate_pct == Decimal("12.65")  # 12.65495 → 12.65
+
+
+@pytest.mark.parametrize(
+    ("grade", "contribution", "cut", "exit_", "reward"),
+    [
+        (Grade.EXCELLENT, Contribution.CONTINUE, "0", False, "2000000.00"),
+        (Grade.GOOD, Contribution.CONTINUE, "0", False, "1600000.00"),
+        (Grade.FAIR, Contribution.CUT, "10", False, "1000000.00"),
+        (Grade.POOR, Contribution.CUT, "50", True, "0.00"),
+    ],
+)
+def test_investment_fund_grade_decides_contribution_exit_and_reward(
+    grade: Grade, contribution: Contribution, cut: str, exit_: bool, reward: str
+) -> None:
+    """With a 2 000 000 yearly management fee: 优 100 %, 良 80 %, 中 50 %, 差 0 % as reward."""
+    decision = fund_decision(grade, Decimal(cut), Decimal(2_000_000), KindRules())
+    assert decision.contribution is contribution
+    assert decision.cut_percent == Decimal(cut)
+    assert decision.exit_recommended is exit_
+    assert decision.manager_reward == Decimal(reward)
+
+
+def test_fund_table_must_cover_every_grade() -> None:
+    """A configured fund table without a grade is refused (the rule would be missing)."""
+    with pytest.raises(ValidationError, match="missing"):
+        KindRules(fund={Grade.EXCELLENT: KindRules().fund[Grade.EXCELLENT]})
+
+
+@pytest.mark.parametrize(
+    ("budget_type", "kind", "progress", "level", "reasons"),
+    [
+        (SI, K.POLICY, {"SI-BALANCE-MONTHS": "6"}, WarningLevel.NONE, 0),
+        (SI, K.POLICY, {"SI-BALANCE-MONTHS": "5.9"}, WarningLevel.YELLOW, 1),
+        (SI, K.POLICY, {"SI-BALANCE-MONTHS": "2.5"}, WarningLevel.RED, 2),
+        (SI, K.POLICY, {"SI-ACTUARIAL": "97"}, WarningLevel.YELLOW, 1),
+        (GP, K.DEBT, {"DEBT-REPAYMENT": "1.05"}, WarningLevel.YELLOW, 1),
+        (GF, K.DEBT, {"DEBT-REPAYMENT": "0.8"}, WarningLevel.RED, 2),
+        # The same codes mean nothing for budgets and kinds without such rules.
+        (GP, K.PROJECT, {"SI-BALANCE-MONTHS": "1", "DEBT-REPAYMENT": "0"}, WarningLevel.NONE, 0),
+    ],
+)
+def test_threshold_warnings_follow_budget_type_and_kind(
+    budget_type: BudgetType,
+    kind: ProjectKind,
+    progress: dict[str, str],
+    level: WarningLevel,
+    reasons: int,
+) -> None:
+    """Risk thresholds warn only for their budget type or kind, at the highest level crossed."""
+    got_level, got_reasons = threshold_warnings(
+        budget_type, kind, ((c, Decimal(v)) for c, v in progress.items()), KindRules()
+    )
+    assert (got_level, len(got_reasons)) == (level, reasons)
+
+
+# --- filing ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra", "field", "reason"),
+    [
+        (K.PPP, {"payment_table": None}, "payment_table", "required for kind ppp"),
+        (K.PURCHASED_SERVICE, {"payment_table": None}, "payment_table", "required"),
+        (K.GOVERNMENT_INVESTMENT_FUND, {"management_fee": None}, "management_fee", "required"),
+        (K.PROJECT, {"payment_table": fk.PAYMENT_TABLE}, "payment_table", "not for kind project"),
+        (K.DEBT, {"management_fee": 5}, "management_fee", "not for kind debt"),
+    ],
+)
+def test_filing_checks_kind_specific_fields(
+    kind: ProjectKind, extra: dict[str, Any], field: str, reason: str
+) -> None:
+    """A kind's own field is required for it and refused for the others, naming the field."""
+    with pytest.raises(ValidationError) as invalid:
+        ProjectFiling.model_validate(fk.filing("K1", kind, **extra))
+    errors = invalid.value.errors()
+    assert [e["loc"] for e in errors] == [(field,)]
+    assert reason in errors[0]["msg"]
+
+
+def test_stored_projects_without_kind_fields_still_load() -> None:
+    """A project filed before these fields existed deserialises unchanged."""
+    old = {**f.filing("OLD"), "department": "D1"}
+    info = ProjectInfo.model_validate(old)
+    assert (info.payment_table, info.management_fee) == (None, None)
+
+
+# --- through the lifecycle ---------------------------------------------------------------------
+
+
+class Driver:
+    def __init__(self, kind: ProjectKind, budget_type: BudgetType = GP) -> None:
+        info = ProjectInfo(**fk.filing("K1", kind, budget_type), department="D1")
+        self.budget_type, self.kind = budget_type, kind
+        self.state = ProjectState(info=info)
+        self.lifecycle = Lifecycle(self.state, Rules())
+        self.now = datetime(2026, 11, 1, tzinfo=UTC)
+        self.do("submit")
+
+    def do(self, action: str, body: dict[str, Any] | None = None) -> None:
+        payload = PAYLOADS[action].model_validate(body or {})
+        self.lifecycle.execute(action, payload, actor=self._actor(action), now=self.now)
+        self.lifecycle.advance_clock(self.now, SYSTEM)
+
+    def _actor(self, action: str) -> Actor:
+        return ACTORS[ACTIONS[action].role]
+
+    def unmet(self, action: str, body: dict[str, Any]) -> list[str]:
+        payload = PAYLOADS[action].model_validate(body)
+        before = self.state.model_dump()
+        with pytest.raises(ActionRejected) as rejected:
+            self.lifecycle.execute(action, payload, actor=self._actor(action), now=self.now)
+        assert self.state.model_dump() == before
+        return [u.guard for u in rejected.value.rejection.unmet]
+
+    def at(self, year: int, month: int = 6) -> None:
+        self.now = datetime(year, month, 15, 4, tzinfo=UTC)
+        self.lifecycle.advance_clock(self.now, SYSTEM)
+
+    def fund(self, year: int, amount: int = 1_000_000) -> None:
+        self.do("submit_goals", fk.goals(year, self.budget_type, self.kind, amount))
+        self.do("approve_goals", {"fiscal_year": year})
+        self.do("approve_budget", {"fiscal_year": year, "amount": amount})
+
+    def evaluate(self, year: int, score: str, **extra: Any) -> None:
+        self.do(
+            "submit_self_evaluation",
+            fk.self_evaluation(year, self.budget_type, self.kind, **extra),
+        )
+        self.do("review_self_evaluation", fk.review(year, score))
+
+
+def test_goals_without_the_template_indicator_are_refused() -> None:
+    """PPP goals need the operating-performance indicator, at submission and at approval."""
+    d = Driver(K.PPP)
+    assert d.unmet("submit_goals", f.goals(2027)) == ["goals_follow_template"]
+    # Goals that slipped in before the template existed are caught when finance approves.
+    d.do("submit_goals", fk.goals(2027, GP, K.PPP))
+    cycle = d.state.cycle(2027)
+    assert cycle is not None
+    cycle.indicators = cycle.indicators[:2]
+    assert d.unmet("approve_goals", {"fiscal_year": 2027}) == ["goals_follow_template"]
+
+
+def test_ppp_pays_each_period_once_by_its_reviewed_score() -> None:
+    """No payment before finance's review; 75 pays 70 %; a period is never paid twice."""
+    d = Driver(K.PPP)
+    d.fund(2027, 1_200_000)
+    d.at(2028, 3)
+    d.do("submit_self_evaluation", fk.self_evaluation(2027, GP, K.PPP, executed=1_200_000))
+    body = {"fiscal_year": 2027, "comment": "2027年度运营补贴"}
+    assert d.unmet("record_performance_payment", body) == ["state", "period_scored"]
+    d.do("review_self_evaluation", fk.review(2027, "75"))
+    cycle = d.state.cycle(2027)
+    assert cycle is not None
+    entered = dict(cycle.entered)
+    d.do("record_performance_payment", body)
+    paid = cycle.performance_payment
+    assert paid is not None
+    assert (paid.score, paid.band.payment_pct, paid.amount, paid.withheld) == (
+        Decimal(75),
+        Decimal(70),
+        Decimal("840000.00"),
+        Decimal("360000.00"),
+    )
+    assert cycle.entered == entered  # recording a payment restarts no deadline
+    assert d.state.history[-1].detail["amount"] == "840000.00"
+    assert d.unmet("record_performance_payment", body) == ["period_unpaid"]
+
+
+def test_only_kinds_paid_by_performance_record_payments() -> None:
+    """An ordinary project has no contract table: the payment action is refused for it."""
+    d = Driver(K.DEBT)
+    d.fund(2027)
+    d.at(2028, 3)
+    d.evaluate(2027, "95")
+    assert d.unmet("record_performance_payment", {"fiscal_year": 2027}) == ["pays_by_performance"]
+
+
+def test_purchased_service_self_evaluation_names_evaluator_and_standard() -> None:
+    """Without the third-party evaluator and standard it is refused; with them both are kept
+    and marked for publication with the result."""
+    d = Driver(K.PURCHASED_SERVICE)
+    d.fund(2027)
+    d.at(2028, 3)
+    body = fk.self_evaluation(2027, GP, K.PURCHASED_SERVICE)
+    assert d.unmet("submit_self_evaluation", body) == ["third_party_named"]
+    assert d.unmet("submit_self_evaluation", {**body, "third_party_evaluator": "某评估公司"}) == [
+        "third_party_named"
+    ]
+    d.do(
+        "submit_self_evaluation",
+        {**body, "third_party_evaluator": "某评估公司", "evaluation_standard": "服务合同考核细则"},
+    )
+    cycle = d.state.cycle(2027)
+    assert cycle is not None
+    assert cycle.self_evaluation is not None
+    third = cycle.self_evaluation.third_party
+    assert third is not None
+    assert (third.evaluator, third.standard, third.publish) == (
+        "某评估公司",
+        "服务合同考核细则",
+        True,
+    )
+    d.do("review_self_evaluation", fk.review(2027, "85"))
+    d.do("record_performance_payment", {"fiscal_year": 2027})
+    assert cycle.performance_payment is not None
+    assert cycle.performance_payment.amount == Decimal("900000.00")
+
+
+def test_procurement_records_savings_once_within_budget() -> None:
+    """A contract above the budget is refused; the savings are recorded once, in the year."""
+    d = Driver(K.PROCUREMENT)
+    d.fund(2027)
+    d.at(2027, 4)
+    body = {"fiscal_year": 2027, "method": "public_tender", "supplier": "某公司"}
+    assert d.unmet("record_procurement", {**body, "contract_amount": "1000000.01"}) == [
+        "contract_within_budget"
+    ]
+    d.do("record_procurement", {**body, "contract_amount": "873450.50"})
+    cycle = d.state.cycle(2027)
+    assert cycle is not None
+    record = cycle.procurement
+    assert record is not None
+    assert (record.budget, record.savings, record.savings_rate_pct) == (
+        Decimal(1_000_000),
+        Decimal("126549.50"),
+        Decimal("12.65"),
+    )
+    assert d.unmet("record_procurement", {**body, "contract_amount": "1"}) == [
+        "procurement_unrecorded"
+    ]
+
+
+def test_only_procurement_projects_record_contracts() -> None:
+    d = Driver(K.PPP)
+    d.fund(2027)
+    d.at(2027, 4)
+    body = {"fiscal_year": 2027, "method": "inquiry", "supplier": "某公司", "contract_amount": 1}
+    assert d.unmet("record_procurement", body) == ["is_procurement"]
+
+
+def test_investment_fund_poor_year_cuts_contribution_and_recommends_exit() -> None:
+    """差: contribution cut by the poor-grade cut, exit recommended, no reward for the manager."""
+    d = Driver(K.GOVERNMENT_INVESTMENT_FUND)
+    d.fund(2027)
+    d.at(2028, 3)
+    d.evaluate(2027, "55")
+    cycle = d.state.cycle(2027)
+    assert cycle is not None
+    decision = cycle.fund_decision
+    assert decision is not None
+    assert (decision.contribution, decision.cut_percent, decision.exit_recommended) == (
+        Contribution.CUT,
+        Decimal(50),
+        True,
+    )
+    assert decision.manager_reward == 0
+    assert d.state.exit_proposed
+    review = next(e for e in d.state.history if e.action == "review_self_evaluation")
+    assert review.detail["fund_decision"]["contribution"] == "cut"
+
+
+def test_social_insurance_balance_below_three_months_warns_red() -> None:
+    """A monitoring report whose balance-months indicator is below 3 raises a red warning."""
+    d = Driver(K.POLICY, SI)
+    d.fund(2027)
+    d.at(2027, 5)
+    d.do(
+        "report_monitoring",
+        {
+            "fiscal_year": 2027,
+            "period_end": "2027-04-30",
+            "executed_amount": 400_000,  # on time: execution alone would not warn
+            "progress": [{"code": "SI-BALANCE-MONTHS", "actual": "2.5"}],
+        },
+    )
+    cycle = d.state.cycle(2027)
+    assert cycle is not None
+    assert cycle.warning is WarningLevel.RED
+    assert any("累计结余可支付月数低于3个月" in r for r in cycle.monitoring[-1].reasons)
+    assert cycle.warning_response_due is not None
