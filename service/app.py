@@ -33,6 +33,7 @@ from service.routes import (
     notifications,
     projects,
     scoring,
+    templates,
     users,
 )
 from service.settings import Settings, get_settings
@@ -235,6 +236,7 @@ def _include_routers(app: FastAPI) -> None:
         scoring,
         notifications,
         calendar,
+        templates,
     ):
         app.include_router(module.router)
 

@@ -33,7 +33,7 @@ from models.engine import Lifecycle
 from models.engine_time import business_today
 from models.evaluator_tables import EvaluatorAssignmentRow
 from models.lifecycle import ACTIONS, PERSON_ACTIONS
-from models.project_state import Actor, ProjectFiling, ProjectInfo, ProjectState
+from models.project_state import Actor, Cycle, ProjectFiling, ProjectInfo, ProjectState
 from models.rules import Rules
 from models.tables import CycleRow, Department, HistoryRow, ProjectRow
 from models.vocabulary import Role
@@ -121,6 +121,9 @@ class ProjectDetail(ProjectSummary):
     suspended_reason: str | None
     exit_reason: str | None
     seq: int
+    # Kind-specific filing fields (models.kinds).
+    payment_table: dict[str, Any] | None = None
+    management_fee: Amount | None = None
 
 
 class ProjectPage(BaseModel):
@@ -250,7 +253,31 @@ def detail_of(
         suspended_reason=project.suspended_reason,
         exit_reason=project.exit_reason.value if project.exit_reason else None,
         seq=seq,
+        payment_table=info.payment_table.model_dump(mode="json") if info.payment_table else None,
+        management_fee=info.management_fee,
     )
+
+
+def _kind_records(cycle: Cycle) -> dict[str, Any]:
+    def dumped(record: BaseModel | None) -> dict[str, Any] | None:
+        return record.model_dump(mode="json") if record is not None else None
+
+    evaluation = cycle.self_evaluation
+    third = evaluation.third_party if evaluation is not None else None
+    publication = None
+    if evaluation is not None and third is not None and third.publish:
+        publication = {
+            "evaluator": third.evaluator,
+            "standard": third.standard,
+            "score": str(cycle.score),
+            "grade": cycle.grade.value if cycle.grade else None,
+        }
+    return {
+        "performance_payment": dumped(cycle.performance_payment),
+        "procurement": dumped(cycle.procurement),
+        "fund_decision": dumped(cycle.fund_decision),
+        "publication": publication,
+    }
 
 
 def _summary(row: ProjectRow) -> ProjectSummary:

@@ -88,6 +88,7 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int, int]] = {
     ("GET",    "/api/key-evaluations/{fiscal_year}/selections"): (200, 200, 403, 403, 403, 200, 401),
     # Only finance commissions; the project is not selected, so its workflow refuses (409).
     ("POST",   "/api/projects/{code}/key-evaluation/evaluators"): (403, 409, 403, 403, 403, 403, 401),
+    ("GET",    "/api/templates"):                         (200, 200, 200, 200, 200, 200, 401),
 }
 # fmt: on
 
@@ -256,6 +257,7 @@ REQUESTS: dict[Route, Builder] = {
     ("PATCH", "/api/departments/{code}"): _static("/api/departments/D1", {"head": "李四"}),
     ("POST", "/api/projects"): _new_project,
     ("GET", "/api/projects"): _static("/api/projects"),
+    ("GET", "/api/templates"): _static("/api/templates?budget_type=general_public&kind=ppp"),
     ("GET", "/api/projects/{code}"): _of_project(""),
     ("POST", "/api/projects/{code}/actions/{action}"): _of_project("/actions/submit", {}),
     ("GET", "/api/projects/{code}/history"): _of_project("/history"),
