@@ -468,6 +468,21 @@ def _period_unpaid(ctx: GuardContext) -> str | None:
     return None
 
 
+def _periods_paid(ctx: GuardContext) -> str | None:
+    """A project paid by performance completes only once every reviewed period is paid:
+    its workflow ends with completion, and no payment could be recorded after it."""
+    if ctx.project.info.kind not in PAYS_BY_PERFORMANCE:
+        return None
+    unpaid = [
+        c.fiscal_year
+        for c in ctx.project.cycles
+        if c.review is not None and c.performance_payment is None
+    ]
+    if unpaid:
+        return f"fiscal year(s) {', '.join(map(str, unpaid))} are not paid by performance yet"
+    return None
+
+
 def _is_procurement(ctx: GuardContext) -> str | None:
     kind = ctx.project.info.kind
     if kind is ProjectKind.PROCUREMENT:
@@ -725,6 +740,12 @@ GUARDS: dict[str, Guard] = {
             "the period has not been paid yet",
             "该期间尚未付费（同一期间不得重复付费）",
             _period_unpaid,
+        ),
+        Guard(
+            "periods_paid",
+            "every reviewed period is paid by performance",
+            "各期间已按绩效付费",
+            _periods_paid,
         ),
         Guard(
             "is_procurement",

@@ -180,7 +180,15 @@ ACTIONS: dict[str, ActionDef] = {
             _P,
             _SYS,
             "项目完成",
-            (_t("active", "completed", "last_year_results_applied", "no_open_rectification"),),
+            (
+                _t(
+                    "active",
+                    "completed",
+                    "last_year_results_applied",
+                    "no_open_rectification",
+                    "periods_paid",
+                ),
+            ),
         ),
         # --- one fiscal year ----------------------------------------------------------------
         ActionDef(

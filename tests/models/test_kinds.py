@@ -270,8 +270,8 @@ def test_stored_projects_without_kind_fields_still_load() -> None:
 
 
 class Driver:
-    def __init__(self, kind: ProjectKind, budget_type: BudgetType = GP) -> None:
-        info = ProjectInfo(**fk.filing("K1", kind, budget_type), department="D1")
+    def __init__(self, kind: ProjectKind, budget_type: BudgetType = GP, **filing: Any) -> None:
+        info = ProjectInfo(**fk.filing("K1", kind, budget_type, **filing), department="D1")
         self.budget_type, self.kind = budget_type, kind
         self.state = ProjectState(info=info)
         self.lifecycle = Lifecycle(self.state, Rules())
@@ -347,6 +347,17 @@ def test_ppp_pays_each_period_once_by_its_reviewed_score() -> None:
     assert cycle.entered == entered  # recording a payment restarts no deadline
     assert d.state.history[-1].detail["amount"] == "840000.00"
     assert d.unmet("record_performance_payment", body) == ["period_unpaid"]
+
+
+def test_a_project_paid_by_performance_completes_only_once_paid() -> None:
+    """Its last year's results applied, a PPP project still waits for the last payment."""
+    d = Driver(K.PPP, start_year=2027, end_year=2027)
+    d.fund(2027)
+    d.at(2028, 3)
+    d.evaluate(2027, "92")
+    assert d.state.state == "active"
+    d.do("record_performance_payment", {"fiscal_year": 2027})
+    assert d.state.state == "completed"
 
 
 def test_only_kinds_paid_by_performance_record_payments() -> None:
