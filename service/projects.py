@@ -32,8 +32,17 @@ from models.duties import LABEL_ZH as DUTY_LABEL_ZH
 from models.engine import Lifecycle
 from models.engine_time import business_today
 from models.evaluator_tables import EvaluatorAssignmentRow
+from models.kinds import FundDecision, PaymentTable
 from models.lifecycle import ACTIONS, PERSON_ACTIONS
-from models.project_state import Actor, Cycle, ProjectFiling, ProjectInfo, ProjectState
+from models.project_state import (
+    Actor,
+    Cycle,
+    PerformancePayment,
+    ProcurementRecord,
+    ProjectFiling,
+    ProjectInfo,
+    ProjectState,
+)
 from models.rules import Rules
 from models.tables import CycleRow, Department, HistoryRow, ProjectRow
 from models.vocabulary import Role
@@ -81,6 +90,25 @@ class CycleView(BaseModel):
     key_evaluation: dict[str, Any] | None = None
 
 
+class Publication(BaseModel):
+    """A purchased service's third-party evaluation, published with its result."""
+
+    evaluator: str
+    standard: str
+    score: Decimal | None
+    grade: str | None
+
+
+class KindRecordView(BaseModel):
+    """What a special instrument recorded for one fiscal year (`models.kinds`)."""
+
+    fiscal_year: int
+    performance_payment: PerformancePayment | None = None
+    procurement: ProcurementRecord | None = None
+    fund_decision: FundDecision | None = None
+    publication: Publication | None = None
+
+
 class AllowedActionView(BaseModel):
     action: str
     fiscal_year: int | None = None
@@ -121,9 +149,10 @@ class ProjectDetail(ProjectSummary):
     suspended_reason: str | None
     exit_reason: str | None
     seq: int
-    # Kind-specific filing fields (models.kinds).
-    payment_table: dict[str, Any] | None = None
-    management_fee: Amount | None = None
+    # Kind-specific (models.kinds): filing fields, and the years with something recorded.
+    payment_table: PaymentTable | None = None
+    management_fee: Decimal | None = None
+    kind_records: list[KindRecordView] = []
 
 
 class ProjectPage(BaseModel):
@@ -253,31 +282,31 @@ def detail_of(
         suspended_reason=project.suspended_reason,
         exit_reason=project.exit_reason.value if project.exit_reason else None,
         seq=seq,
-        payment_table=info.payment_table.model_dump(mode="json") if info.payment_table else None,
+        payment_table=info.payment_table,
         management_fee=info.management_fee,
+        kind_records=[r for c in project.cycles if (r := _kind_record(c)) is not None],
     )
 
 
-def _kind_records(cycle: Cycle) -> dict[str, Any]:
-    def dumped(record: BaseModel | None) -> dict[str, Any] | None:
-        return record.model_dump(mode="json") if record is not None else None
-
+def _kind_record(cycle: Cycle) -> KindRecordView | None:
     evaluation = cycle.self_evaluation
     third = evaluation.third_party if evaluation is not None else None
-    publication = None
-    if evaluation is not None and third is not None and third.publish:
-        publication = {
-            "evaluator": third.evaluator,
-            "standard": third.standard,
-            "score": str(cycle.score),
-            "grade": cycle.grade.value if cycle.grade else None,
-        }
-    return {
-        "performance_payment": dumped(cycle.performance_payment),
-        "procurement": dumped(cycle.procurement),
-        "fund_decision": dumped(cycle.fund_decision),
-        "publication": publication,
-    }
+    record = KindRecordView(
+        fiscal_year=cycle.fiscal_year,
+        performance_payment=cycle.performance_payment,
+        procurement=cycle.procurement,
+        fund_decision=cycle.fund_decision,
+        publication=Publication(
+            evaluator=third.evaluator,
+            standard=third.standard,
+            score=cycle.score,
+            grade=cycle.grade.value if cycle.grade else None,
+        )
+        if third is not None and third.publish
+        else None,
+    )
+    kept = (record.performance_payment, record.procurement, record.fund_decision)
+    return record if any(x is not None for x in (*kept, record.publication)) else None
 
 
 def _summary(row: ProjectRow) -> ProjectSummary:

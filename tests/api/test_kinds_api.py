@@ -97,10 +97,10 @@ async def test_procurement_savings_shown_in_the_project(api: Api) -> None:
     body = fk.filing(code, ProjectKind.PROCUREMENT, start_year=year, end_year=year)
     assert (await _file(api, body)).status_code == 201
     detail = (await api.get(f"/api/projects/{code}", "clerk1")).json()
-    assert (detail["kind"], detail["payment_table"], detail["management_fee"]) == (
+    assert (detail["kind"], detail["payment_table"], detail["kind_records"]) == (
         "procurement",
         None,
-        None,
+        [],
     )
     assert (await api.act(code, "submit", "clerk1", {})).status_code == 200
     goals = fk.goals(year, BudgetType.GENERAL_PUBLIC, ProjectKind.PROCUREMENT)
@@ -125,7 +125,10 @@ async def test_procurement_savings_shown_in_the_project(api: Api) -> None:
     ).json()["allowed_actions"]
     response = await api.act(code, "record_procurement", "clerk1", contract)
     assert response.status_code == 200, response.text
-    procurement = response.json()["cycles"][0]["procurement"]
+    assert response.json()["cycles"][0]["state"] == "executing"
+    [record] = response.json()["kind_records"]
+    assert record["fiscal_year"] == year
+    procurement = record["procurement"]
     assert (procurement["savings"], procurement["savings_rate_pct"]) == ("126549.50", "12.65")
     again = await api.act(code, "record_procurement", "clerk1", contract)
     assert again.status_code == 409
