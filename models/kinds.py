@@ -325,22 +325,23 @@ def all_templates() -> list[GoalsTemplate]:
 
 
 def template_problems(template: GoalsTemplate, indicators: Sequence[Indicator]) -> list[str]:
-    """Why `indicators` do not follow `template` (empty when they do), in Chinese."""
+    """Why `indicators` do not follow `template` (empty when they do)."""
     by_code = {i.code: i for i in indicators}
+    where = f"{template.budget_type_zh}·{template.kind_zh}"
     problems: list[str] = []
     for need in template.required:
         given = by_code.get(need.code)
         if given is None:
-            problems.append(f"缺少模板要求的指标 {need.code}（{need.name_zh}）")
+            problems.append(f"the {where} template requires indicator {need.code} ({need.name_zh})")
             continue
         if (given.level1, given.level2) != (need.level1, need.level2):
             problems.append(
-                f"指标 {need.code} 应归入 {need.level1.value}/{need.level2.value}，"
-                f"实为 {given.level1.value}/{given.level2.value}"
+                f"indicator {need.code} belongs under {need.level1.value}/{need.level2.value}, "
+                f"not {given.level1.value}/{given.level2.value}"
             )
         if given.quantitative != need.quantitative:
-            wanted = "定量" if need.quantitative else "定性"
-            problems.append(f"指标 {need.code}（{need.name_zh}）应为{wanted}指标")
+            wanted = "quantitative (定量)" if need.quantitative else "qualitative (定性)"
+            problems.append(f"indicator {need.code} ({need.name_zh}) must be {wanted}")
     return problems
 
 

@@ -110,9 +110,12 @@ def test_template_problems_name_missing_miscategorised_and_wrongly_typed_indicat
     ]
     problems = template_problems(template, broken)
     assert problems == [
-        "指标 DEBT-USE 应归入 output/timeliness，实为 effect/social",
-        "缺少模板要求的指标 DEBT-REPAYMENT（项目收益对债券本息覆盖倍数）",
-        "指标 DEBT-HIDDEN（未新增隐性债务）应为定性指标",
+        "indicator DEBT-USE belongs under output/timeliness, not effect/social",
+        (
+            "the 一般公共预算·政府债务项目 template requires indicator DEBT-REPAYMENT"
+            " (项目收益对债券本息覆盖倍数)"
+        ),
+        "indicator DEBT-HIDDEN (未新增隐性债务) must be qualitative (定性)",
     ]
 
 
