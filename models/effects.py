@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from models import actions as a
@@ -437,8 +436,8 @@ def _record_performance_payment(
     assert cycle is not None
     assert cycle.review is not None
     assert table is not None
-    base = cycle.approved_amount if cycle.approved_amount is not None else Decimal(0)
-    paid = performance_payment(table, cycle.review.final_score, base)
+    assert cycle.approved_amount is not None  # a reviewed year had its budget approved
+    paid = performance_payment(table, cycle.review.final_score, cycle.approved_amount)
     cycle.performance_payment = PerformancePayment(
         score=paid.score,
         band=paid.band,

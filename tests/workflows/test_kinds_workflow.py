@@ -11,6 +11,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from models.engine import AllowedAction
 from models.project_state import ProjectInfo, ProjectState
 from models.rules import Rules
 from models.tables import HistoryRow
@@ -56,6 +57,11 @@ async def test_ppp_pays_two_periods_by_score(
         await s.until(b + 1, 3)
         await s.act("submit_self_evaluation", fk.self_evaluation(b, GP, PPP, executed=1_200_000))
         await s.act("review_self_evaluation", fk.review(b, "75"))  # 中: rectification too
+        view = await handle.query(ProjectWorkflow.view)
+        assert (
+            AllowedAction(action="record_performance_payment", fiscal_year=b)
+            in (view.allowed["finance"])
+        )
         paid = await s.act("record_performance_payment", {"fiscal_year": b, "comment": "第一期"})
         assert paid.entries[-1].detail["amount"] == "840000.00"
         with pytest.raises(WorkflowUpdateFailedError) as twice:
