@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from models import actions as a
@@ -36,7 +37,7 @@ from models.project_state import (
 )
 from models.results import apply_grade
 from models.scoring import BudgetFigures, grade_for, score_self_evaluation
-from models.vocabulary import ProjectKind, WarningDecision, WarningLevel
+from models.vocabulary import Grade, ProjectKind, WarningDecision, WarningLevel
 
 Effect = Callable[[GuardContext, Any, datetime, list["FollowUp"]], dict[str, Any]]
 
@@ -269,15 +270,7 @@ def _review(
         cycle.rectification = Rectification(ordered_at=now)
     if applied.propose_exit:
         ctx.project.exit_proposed = True
-    kind_detail: dict[str, Any] = {}
-    info = ctx.project.info
-    if info.kind is ProjectKind.GOVERNMENT_INVESTMENT_FUND and info.management_fee is not None:
-        # The grade drives the government's contribution, its exit and the manager's reward.
-        decision = fund_decision(grade, applied.cut_percent, info.management_fee, ctx.rules.kinds)
-        cycle.fund_decision = decision
-        if decision.exit_recommended:
-            ctx.project.exit_proposed = True
-        kind_detail["fund_decision"] = decision.model_dump(mode="json")
+    kind_detail = _kind_consequences(ctx, grade, applied.cut_percent)
     self_score = cycle.self_evaluation.report.total if cycle.self_evaluation else score
     gap = abs(score - self_score)
     if gap > ctx.rules.escalation.review_gap_points:
@@ -303,6 +296,21 @@ def _review(
         "exit_proposed": applied.propose_exit,
         **kind_detail,
     }
+
+
+def _kind_consequences(ctx: GuardContext, grade: Grade, cut_percent: Decimal) -> dict[str, Any]:
+    """What the applied grade means for a special instrument: for a government investment
+    fund, the government's contribution, its exit and the manager's reward (`models.kinds`).
+    A key evaluation's grade replaces the review's decision as it replaces its result."""
+    info, cycle = ctx.project.info, ctx.cycle
+    assert cycle is not None
+    if info.kind is not ProjectKind.GOVERNMENT_INVESTMENT_FUND or info.management_fee is None:
+        return {}
+    decision = fund_decision(grade, cut_percent, info.management_fee, ctx.rules.kinds)
+    cycle.fund_decision = decision
+    if decision.exit_recommended:
+        ctx.project.exit_proposed = True
+    return {"fund_decision": decision.model_dump(mode="json")}
 
 
 def _submit_rectification(
@@ -426,6 +434,7 @@ def _submit_key_evaluation(
         "cut_applies_to": applied.cut_applies_to,
         "public_notice": applied.public_notice,
         "exit_proposed": applied.propose_exit,
+        **_kind_consequences(ctx, grade, applied.cut_percent),
     }
 
 
@@ -434,10 +443,11 @@ def _record_performance_payment(
 ) -> dict[str, Any]:
     cycle, table = ctx.cycle, ctx.project.info.payment_table
     assert cycle is not None
-    assert cycle.review is not None
     assert table is not None
+    score = cycle.applied_score
+    assert score is not None
     assert cycle.approved_amount is not None  # a reviewed year had its budget approved
-    paid = performance_payment(table, cycle.review.final_score, cycle.approved_amount)
+    paid = performance_payment(table, score, cycle.approved_amount)
     cycle.performance_payment = PerformancePayment(
         score=paid.score,
         band=paid.band,

@@ -456,9 +456,9 @@ def _pays_by_performance(ctx: GuardContext) -> str | None:
 
 
 def _period_scored(ctx: GuardContext) -> str | None:
-    if ctx.cycle is not None and ctx.cycle.review is not None:
+    if ctx.cycle is not None and ctx.cycle.applied_score is not None:
         return None
-    return f"fiscal year {ctx.fiscal_year} has no score reviewed by finance yet"
+    return f"fiscal year {ctx.fiscal_year} has no score reviewed by finance (or key-evaluated) yet"
 
 
 def _period_unpaid(ctx: GuardContext) -> str | None:
@@ -476,7 +476,7 @@ def _periods_paid(ctx: GuardContext) -> str | None:
     unpaid = [
         c.fiscal_year
         for c in ctx.project.cycles
-        if c.review is not None and c.performance_payment is None
+        if c.applied_score is not None and c.performance_payment is None
     ]
     if unpaid:
         return f"fiscal year(s) {', '.join(map(str, unpaid))} are not paid by performance yet"
@@ -731,8 +731,8 @@ GUARDS: dict[str, Guard] = {
         ),
         Guard(
             "period_scored",
-            "finance has reviewed the period's score",
-            "该期间绩效评分须经财政审核",
+            "the period's score is reviewed by finance or key-evaluated",
+            "该期间绩效评分须经财政审核或重点评价",
             _period_scored,
         ),
         Guard(

@@ -152,7 +152,7 @@ class SelfEvaluation(BaseModel):
 class PerformancePayment(BaseModel):
     """A period's payment by performance (PPP operating subsidy, purchased service fee)."""
 
-    score: Decimal  # finance's reviewed score of the period
+    score: Decimal  # the period's applied score: a key evaluation's, else finance's review
     band: PaymentBand
     base_amount: Decimal  # the period's approved amount
     amount: Decimal
@@ -243,6 +243,14 @@ class Cycle(BaseModel):
         if self.self_evaluation is not None:
             return self.self_evaluation.report.total
         return None
+
+    @property
+    def applied_score(self) -> Decimal | None:
+        """The score result application used (None before finance's review or a key
+        evaluation): what a period is paid by (`models.kinds`)."""
+        if (key := self.key_result) is not None:
+            return key.total
+        return self.review.final_score if self.review is not None else None
 
     @property
     def applied_grade(self) -> Grade | None:

@@ -41,6 +41,7 @@ TABLE = PaymentTable.model_validate(fk.PAYMENT_TABLE)
 ACTORS = {
     Role.DEPARTMENT: Actor(username="clerk", role=Role.DEPARTMENT, department="D1"),
     Role.FINANCE: Actor(username="officer", role=Role.FINANCE),
+    Role.EVALUATOR: Actor(username="expert1", role=Role.EVALUATOR),
 }
 SYSTEM = Actor(username="system", role=Role.SYSTEM)
 
@@ -361,6 +362,62 @@ def test_a_project_paid_by_performance_completes_only_once_paid() -> None:
     assert d.state.state == "active"
     d.do("record_performance_payment", {"fiscal_year": 2027})
     assert d.state.state == "completed"
+
+
+def _key_evaluate(d: Driver, year: int, scores: dict[str, int]) -> None:
+    d.do("select_for_key_evaluation", {"fiscal_year": year, "reasons": ["sample"], "seed": 7})
+    evaluator = {"expert_id": 1, "name": "专家1", "kind": "expert", "username": "expert1"}
+    d.do("assign_evaluators", {"fiscal_year": year, "evaluators": [evaluator]})
+    d.do("submit_key_evaluation", {"fiscal_year": year, "scores": scores, "report": "重点评价"})
+
+
+def test_a_key_evaluated_period_is_paid_by_the_key_evaluation_score() -> None:
+    """Selected for key evaluation before review, the period waits for it and is paid by its
+    total (85 → 90 %), not by the self-evaluated 100."""
+    d = Driver(K.PPP)
+    d.fund(2027)
+    d.at(2028, 3)
+    d.do("submit_self_evaluation", fk.self_evaluation(2027, GP, K.PPP))
+    d.do("select_for_key_evaluation", {"fiscal_year": 2027, "reasons": ["sample"]})
+    assert d.unmet("record_performance_payment", {"fiscal_year": 2027}) == [
+        "state",
+        "period_scored",
+    ]
+    evaluator = {"expert_id": 1, "name": "专家1", "kind": "expert", "username": "expert1"}
+    d.do("assign_evaluators", {"fiscal_year": 2027, "evaluators": [evaluator]})
+    scores = {"decision": 17, "process": 17, "output": 26, "effect": 25}  # 85 → 良
+    d.do("submit_key_evaluation", {"fiscal_year": 2027, "scores": scores, "report": "重点评价"})
+    d.do("record_performance_payment", {"fiscal_year": 2027})
+    cycle = d.state.cycle(2027)
+    assert cycle is not None
+    assert cycle.performance_payment is not None
+    assert (cycle.performance_payment.score, cycle.performance_payment.amount) == (
+        Decimal(85),
+        Decimal("900000.00"),
+    )
+
+
+def test_a_key_evaluation_replaces_the_investment_fund_decision() -> None:
+    """Reviewed 良 (continue, 80 % reward); key-evaluated 差 → cut, exit, no reward."""
+    d = Driver(K.GOVERNMENT_INVESTMENT_FUND)
+    d.fund(2027)
+    d.at(2028, 3)
+    d.evaluate(2027, "85")
+    cycle = d.state.cycle(2027)
+    assert cycle is not None
+    assert cycle.fund_decision is not None
+    assert (cycle.fund_decision.contribution, cycle.fund_decision.manager_reward) == (
+        Contribution.CONTINUE,
+        Decimal("1600000.00"),
+    )
+    assert not d.state.exit_proposed
+    _key_evaluate(d, 2027, {"decision": 12, "process": 10, "output": 18, "effect": 10})  # 50
+    assert (cycle.fund_decision.grade, cycle.fund_decision.contribution) == (
+        Grade.POOR,
+        Contribution.CUT,
+    )
+    assert cycle.fund_decision.manager_reward == 0
+    assert d.state.exit_proposed
 
 
 def test_only_kinds_paid_by_performance_record_payments() -> None:
