@@ -108,7 +108,7 @@ class ActionDef:
 
 
 _OPEN_PROJECT = ("filed", "under_assessment", "active", "suspended")
-# A year whose score finance has reviewed (a period that can be paid by performance).
+# A year with an applied score (reviewed by finance or key-evaluated): it can be paid by it.
 _REVIEWED = ("rectifying", "rectification_submitted", "results_applied")
 
 
