@@ -35,7 +35,7 @@ async def test_calendar_change_reaches_running_projects_and_new_ones(api: Api) -
 
     client = api.app.state.temporal_client
     handle = client.get_workflow_handle_for(ProjectWorkflow.run, f"project-{code}")
-    for _ in range(50):  # the signal is asynchronous
+    for _ in range(400):  # the signal is asynchronous (up to 20 s on a loaded machine)
         if (await handle.query(ProjectWorkflow.calendar)).self_evaluation_due.day == 15:
             break
         await asyncio.sleep(0.05)

@@ -389,7 +389,7 @@ async def test_the_live_projection_stores_the_chain_of_the_workflow_history(api:
         for table in ("project_history", "project_cycle", "project"):
             session.execute(text(f"DELETE FROM {table} WHERE code = :c"), {"c": code})
         session.commit()
-    for _ in range(50):  # visibility is eventually consistent
+    for _ in range(300):  # visibility is eventually consistent (slow on a loaded machine)
         report = await rebuild_projection(
             client=client, engine=engine, query=f'ProjectCode="{code}"'
         )
