@@ -164,6 +164,14 @@ class Exit(Payload):
     comment: Text = ""
 
 
+class TransferToDiscipline(Payload):
+    """移送纪检监察: a violation lead, why, and where its evidence is kept."""
+
+    reason: RequiredText
+    evidence: Annotated[str, Field(min_length=1, max_length=500)]
+    fiscal_year: FiscalYear | None = None  # the year the lead concerns, if one
+
+
 # Internal triggers fired by the workflow's clock, never by a person.
 class YearStarts(YearPayload):
     pass
@@ -206,6 +214,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "exit": Exit,
     "record_performance_payment": RecordPerformancePayment,
     "record_procurement": RecordProcurement,
+    "transfer_to_discipline": TransferToDiscipline,
     "start_year": YearStarts,
     "end_year": YearEnds,
     "complete": Complete,

@@ -58,6 +58,16 @@ class FiscalCalendar(BaseModel):
     late_start_days: Annotated[int, Field(ge=0, le=3650)] = 30
     # A red warning must be answered within this many working days, or funding is suspended.
     warning_response_working_days: Annotated[int, Field(ge=1, le=365)] = 10
+    # The zone's fiscal-year calls (`FiscalYearWorkflow`), our defaults: budget preparation for
+    # N+1 opens 1 July of N (goals are due 31 October); the mid-year monitoring call goes out
+    # 1 August of N (January–July data, report due 31 August); year N closes at the end of
+    # 31 December (the call goes out on 1 January of N+1); the self-evaluation call for N goes
+    # out 15 January of N+1 (due 31 March); N's evaluations are published 15 July of N+1, after
+    # finance's review (30 June), with the final accounts (预决算同步公开).
+    budget_preparation_call: MonthDay = _md(7, 1)
+    monitoring_call: MonthDay = _md(8, 1)
+    self_evaluation_call: MonthDay = _md(1, 15)
+    disclosure_publication: MonthDay = _md(7, 15)
     holidays: frozenset[date] = frozenset()
     workdays: frozenset[date] = frozenset()
 

@@ -25,6 +25,7 @@ from models.project_state import (
     WARNING_ORDER,
     AccountabilityRecord,
     Assessment,
+    DisciplineTransfer,
     MonitoringReport,
     PerformancePayment,
     ProcurementRecord,
@@ -98,6 +99,23 @@ def _resume(
 
 def _exit(ctx: GuardContext, p: a.Exit, now: datetime, follow: list[FollowUp]) -> dict[str, Any]:
     ctx.project.exit_reason = p.reason
+    return {}
+
+
+def _transfer_to_discipline(
+    ctx: GuardContext, p: a.TransferToDiscipline, now: datetime, follow: list[FollowUp]
+) -> dict[str, Any]:
+    # The entry this action records comes next in history: the record points at it, and so
+    # at who took the decision.
+    ctx.project.discipline_transfers.append(
+        DisciplineTransfer(
+            seq=ctx.project.seq + 1,
+            at=now,
+            fiscal_year=p.fiscal_year,
+            reason=p.reason,
+            evidence=p.evidence,
+        )
+    )
     return {}
 
 
@@ -496,6 +514,7 @@ EFFECTS: dict[str, Effect] = {
     "suspend_funding": _suspend,
     "resume_funding": _resume,
     "exit": _exit,
+    "transfer_to_discipline": _transfer_to_discipline,
     "submit_goals": _submit_goals,
     "return_goals": _return_goals,
     "approve_budget": _approve_budget,
@@ -527,6 +546,7 @@ ACTION_NOTIFY: dict[str, tuple[Desk, ...]] = {
     "select_for_key_evaluation": (Desk.DEPARTMENT,),
     "submit_key_evaluation": (Desk.DEPARTMENT, Desk.PROJECT_OWNER, Desk.FINANCE),
     "record_performance_payment": (Desk.DEPARTMENT,),
+    "transfer_to_discipline": (Desk.DISCIPLINE,),
 }
 
 

@@ -172,6 +172,15 @@ ACTIONS: dict[str, ActionDef] = {
         ActionDef("suspend_funding", _P, _FIN, "暂停拨款", (_t("active", "suspended"),)),
         ActionDef("resume_funding", _P, _FIN, "恢复拨款", (_t("suspended", "active"),)),
         ActionDef("exit", _P, _FIN, "清理退出", (_t(_OPEN_PROJECT, "exited"),)),
+        # A lead may arise in any open state; it changes no state. A finished project's
+        # workflow has ended and takes no more actions (see the README).
+        ActionDef(
+            "transfer_to_discipline",
+            _P,
+            _FIN,
+            "移送纪检监察",
+            tuple(_t(s, s) for s in _OPEN_PROJECT),
+        ),
         ActionDef(
             "auto_suspend", _P, _SYS, "逾期未答复预警，自动暂停拨款", (_t("active", "suspended"),)
         ),

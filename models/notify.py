@@ -39,3 +39,4 @@ class EventKind(StrEnum):
     ACCOUNTABILITY = "accountability"  # 问责
     WARNING = "warning"  # 预警
     FLAG = "flag"  # 标记（如列入重点评价）
+    FISCAL_NOTICE = "fiscal_notice"  # 全区财年通知（启动预算编制、部署监控、自评、公开）

@@ -297,6 +297,19 @@ class AccountabilityRecord(BaseModel):
     lifelong: bool
 
 
+class DisciplineTransfer(BaseModel):
+    """A violation lead transferred to discipline inspection (移送纪检监察) by finance.
+
+    Who transferred it is the history entry at `seq` (every decision carries who took it).
+    """
+
+    seq: int
+    at: datetime
+    fiscal_year: int | None
+    reason: str
+    evidence: str  # a reference to the evidence (document number, file), not the evidence
+
+
 class ProjectState(BaseModel):
     """The state object of `ProjectWorkflow`, and its continue-as-new input."""
 
@@ -312,6 +325,11 @@ class ProjectState(BaseModel):
     # Escalation ladders already climbed: duty key → rung offsets fired (each fires once).
     escalations: dict[str, list[int]] = {}
     accountability: list[AccountabilityRecord] = []
+    # Leads transferred to discipline inspection (移送纪检监察), each with its own record.
+    discipline_transfers: list[DisciplineTransfer] = []
+    # The zone's fiscal-year calls received (`phase:fiscal_year`): a call delivered twice (a
+    # fan-out batch retried) is recorded once.
+    fiscal_notices: list[str] = []
     history: list[HistoryEntry] = []
 
     @classmethod

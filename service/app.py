@@ -32,6 +32,9 @@ from service.routes import (
     key_evaluations,
     notifications,
     projects,
+    public,
+    reports,
+    responsibility,
     scoring,
     templates,
     users,
@@ -237,6 +240,9 @@ def _include_routers(app: FastAPI) -> None:
         notifications,
         calendar,
         templates,
+        reports,
+        responsibility,
+        public,
     ):
         app.include_router(module.router)
 

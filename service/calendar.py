@@ -17,9 +17,12 @@ from models.calendar import FiscalCalendar
 from models.rules import Rules
 from models.tables import CalendarSetting
 from service.settings import Settings
-from workflows.project import ProjectWorkflow
 
-RUNNING_PROJECTS = 'WorkflowType="ProjectWorkflow" AND ExecutionStatus="Running"'
+# The fiscal year's run times the zone's calls by the calendar too.
+RUNNING_PROJECTS = (
+    '(WorkflowType="ProjectWorkflow" OR WorkflowType="FiscalYearWorkflow") '
+    'AND ExecutionStatus="Running"'
+)
 # Signals in flight at once while fanning out: far inside the server's rate limits.
 FAN_OUT = 20
 
@@ -51,7 +54,8 @@ async def push_calendar(*, client: Client, calendar: FiscalCalendar) -> int:
         async with gate:
             try:
                 await client.get_workflow_handle(workflow_id).signal(
-                    ProjectWorkflow.update_calendar, calendar
+                    "update_calendar",
+                    calendar,  # the same signal on both workflow types
                 )
             except RPCError:
                 return False  # finished meanwhile: nothing left to re-time

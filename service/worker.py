@@ -8,17 +8,23 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.fiscal_year import FiscalYearActivities
 from activities.notifications import NotificationActivities
 from activities.projection import ProjectionActivities
+from service.schedules import ensure_fiscal_year_schedule
 from service.settings import Settings
+from workflows.fiscal_year import FiscalYearWorkflow
 from workflows.project import ProjectWorkflow
 
-WORKFLOWS: Sequence[type] = (ProjectWorkflow,)
+log = structlog.get_logger(__name__)
+
+WORKFLOWS: Sequence[type] = (ProjectWorkflow, FiscalYearWorkflow)
 
 # Pure modules the sandbox may share with the worker instead of re-importing per run:
 # pytransitions (its Machine is built per run, never shared), pydantic, and our models.
@@ -42,7 +48,14 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 def activities_for(engine: Engine, settings: Settings) -> list[Any]:
     projection = ProjectionActivities(engine)
     notifications = NotificationActivities(engine, settings)
-    return [projection.project_snapshot, notifications.deliver_notifications]
+    fiscal_year = FiscalYearActivities(engine, settings)
+    return [
+        projection.project_snapshot,
+        notifications.deliver_notifications,
+        fiscal_year.calendar_in_force,
+        fiscal_year.signal_batch,
+        fiscal_year.release_disclosures,
+    ]
 
 
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
@@ -82,6 +95,15 @@ async def run_worker(*, settings: Settings, client: Client, stop: asyncio.Event)
     from service.db import init_db
 
     engine = init_db(settings)
+    try:
+        await ensure_fiscal_year_schedule(
+            client,
+            task_queue=settings.task_queue,
+            utc_offset_minutes=settings.rules.utc_offset_minutes,
+        )
+    except Exception:
+        # Projects keep their own deadlines; the zone's calls wait for the next start-up.
+        log.exception("fiscal_year_schedule_failed")
     with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as executor:
         worker = build_worker(
             client,

@@ -27,6 +27,8 @@ with workflow.unsafe.imports_passed_through():
     from models.duties import LABEL_ZH as DUTY_LABEL_ZH
     from models.engine import ActionRejected, AllowedAction, Lifecycle
     from models.engine_time import business_today, start_of_year
+    from models.fiscal_notice import FISCAL_NOTICE_SIGNAL, FiscalNotice
+    from models.fiscal_year import receive_notice
     from models.lifecycle import CYCLE_OPEN_STATES, PROJECT_FINAL_STATES, STATE_ZH
     from models.project_state import SYSTEM_ACTOR, Actor, HistoryEntry, ProjectState
     from models.rules import Rules
@@ -370,6 +372,17 @@ class ProjectWorkflow:
         self._input = self._input.model_copy(update={"rules": rules})
         self._lifecycle.rules = rules
         self._retimed = True
+
+    @workflow.signal(name=FISCAL_NOTICE_SIGNAL)
+    def fiscal_notice(self, notice: FiscalNotice) -> None:
+        """A call of the zone's fiscal year (`FiscalYearWorkflow`): a history entry, once.
+
+        Clock events due first are applied first, so the history reads in time order; the main
+        loop wakes on the new entry and projects it (and notifies the department).
+        """
+        now = self._now()
+        self._lifecycle.advance_clock(now, SYSTEM_ACTOR)
+        receive_notice(self._lifecycle, notice, now)
 
     @workflow.query
     def calendar(self) -> FiscalCalendar:

@@ -1,0 +1,303 @@
+"""Performance information made public (绩效信息公开): what the public may read, and only that.
+
+What must be disclosed (DOMAIN.md, the source's (十九) and (十)):
+- the approved goals of major projects, with their approved budget — public with the budget;
+- self-evaluation reports, finance's evaluation results and how they were applied, and the
+  public notice of a fair or poor (中/差) result — public once the zone's fiscal year has
+  published that year (`DisclosureRelease`), and only for a self-evaluation finance reviewed.
+
+Every field a disclosure carries is listed in the models below (a whitelist): no user names,
+no owners' or heads' names, no free-text comments (they may name people), no drafts (goals
+not yet approved with a budget, self-evaluations not yet reviewed).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, PlainSerializer
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from models.disclosure_tables import DisclosureRelease
+from models.project_state import Cycle, ProjectState
+from models.tables import CycleRow, Department, ProjectRow
+from models.vocabulary import GRADE_ZH, Grade, ResultConsequence
+
+Amount = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+
+class DisclosureKind(StrEnum):
+    GOALS = "goals"  # 重点项目绩效目标（随预算公开）
+    SELF_EVALUATION = "self_evaluation"  # 绩效自评报告
+    FINANCE_EVALUATION = "finance_evaluation"  # 财政评价结果及应用情况
+    NOTICE = "notice"  # 评价结果为中、差的公开通报
+
+
+KIND_ZH: dict[DisclosureKind, str] = {
+    DisclosureKind.GOALS: "重点项目绩效目标",
+    DisclosureKind.SELF_EVALUATION: "绩效自评报告",
+    DisclosureKind.FINANCE_EVALUATION: "财政评价结果及应用",
+    DisclosureKind.NOTICE: "评价结果公开通报",
+}
+
+CONSEQUENCE_ZH: dict[ResultConsequence, str] = {
+    ResultConsequence.PRIORITY: "优先保障",
+    ResultConsequence.KEEP: "保持",
+    ResultConsequence.CUT_AND_RECTIFY: "压减预算并整改",
+    ResultConsequence.CUT_RECTIFY_AND_NOTIFY: "压减预算、整改并公开通报",
+}
+
+# A year's budget is approved from here on: its goals are approved and public with it.
+BUDGETED = frozenset(
+    {
+        "budget_approved",
+        "executing",
+        "closed",
+        "self_evaluated",
+        "rectifying",
+        "rectification_submitted",
+        "results_applied",
+    }
+)
+# Finance has reviewed the self-evaluation (the grade is final).
+REVIEWED = frozenset({"rectifying", "rectification_submitted", "results_applied"})
+NOTIFIED_GRADES = frozenset({Grade.FAIR, Grade.POOR})
+
+
+class PublicIndicator(BaseModel):
+    code: str
+    level1: str
+    level2: str
+    name: str
+    operator: str
+    target: str | None
+    unit: str
+    weight: Amount
+
+
+class PublicSelfEvaluation(BaseModel):
+    score: Amount
+    grade: str
+    grade_zh: str
+    approved_amount: Amount | None
+    executed_amount: Amount
+    parts: dict[str, Amount]  # budget execution, output, effect, satisfaction
+    indicators: list[dict[str, Amount | str]]  # code, score, max
+
+
+class PublicFinanceEvaluation(BaseModel):
+    score: Amount
+    grade: str
+    grade_zh: str
+    consequence: str
+    consequence_zh: str
+    cut_percent: Amount
+    cut_applies_to: int | None
+    rectification: str | None  # ordered / submitted / accepted; None: none ordered
+
+
+class Disclosure(BaseModel):
+    kind: DisclosureKind
+    kind_zh: str
+    fiscal_year: int
+    project_code: str
+    project_name: str
+    department: str
+    department_name: str
+    budget_type: str
+    major: bool
+    published_at: datetime
+    approved_amount: Amount | None = None
+    goals: list[PublicIndicator] | None = None
+    self_evaluation: PublicSelfEvaluation | None = None
+    finance_evaluation: PublicFinanceEvaluation | None = None
+    notice: str | None = None
+
+
+class DisclosurePage(BaseModel):
+    items: list[Disclosure]
+    total: int
+    page: int
+    page_size: int
+
+
+def release_year(*, session: Session, fiscal_year: int, at: datetime) -> None:
+    """Publish a year's evaluations (idempotent: the first release's time stands)."""
+    if session.get(DisclosureRelease, fiscal_year) is None:
+        session.add(DisclosureRelease(fiscal_year=fiscal_year, released_at=at))
+        session.commit()
+
+
+def disclosures_of(
+    project: ProjectState,
+    cycle: Cycle,
+    *,
+    department_name: str,
+    released_at: datetime | None,
+) -> list[Disclosure]:
+    """What may be disclosed of one year of one project (pure; `released_at`: when the year's
+    evaluations were published, None if not yet)."""
+    info = project.info
+    base = {
+        "fiscal_year": cycle.fiscal_year,
+        "project_code": info.code,
+        "project_name": info.name,
+        "department": info.department,
+        "department_name": department_name,
+        "budget_type": info.budget_type.value,
+        "major": info.major,
+    }
+    found: list[Disclosure] = []
+    budgeted_at = cycle.entered.get("budget_approved")
+    if info.major and cycle.state in BUDGETED and budgeted_at is not None:
+        found.append(
+            Disclosure(
+                kind=DisclosureKind.GOALS,
+                kind_zh=KIND_ZH[DisclosureKind.GOALS],
+                published_at=budgeted_at,
+                approved_amount=cycle.approved_amount,
+                goals=[_indicator(i.model_dump(mode="json")) for i in cycle.indicators],
+                **base,
+            )
+        )
+    review, evaluation = cycle.review, cycle.self_evaluation
+    if released_at is None or review is None or cycle.state not in REVIEWED:
+        return found
+    if evaluation is not None:
+        report = evaluation.report
+        found.append(
+            Disclosure(
+                kind=DisclosureKind.SELF_EVALUATION,
+                kind_zh=KIND_ZH[DisclosureKind.SELF_EVALUATION],
+                published_at=released_at,
+                approved_amount=cycle.approved_amount,
+                self_evaluation=PublicSelfEvaluation(
+                    score=report.total,
+                    grade=report.grade.value,
+                    grade_zh=GRADE_ZH[report.grade],
+                    approved_amount=cycle.approved_amount,
+                    executed_amount=evaluation.executed_amount,
+                    parts=report.parts.model_dump(),
+                    indicators=[
+                        {"code": s.code, "score": s.score, "max": s.max} for s in report.indicators
+                    ],
+                ),
+                **base,
+            )
+        )
+    rectification = cycle.rectification
+    found.append(
+        Disclosure(
+            kind=DisclosureKind.FINANCE_EVALUATION,
+            kind_zh=KIND_ZH[DisclosureKind.FINANCE_EVALUATION],
+            published_at=released_at,
+            approved_amount=cycle.approved_amount,
+            finance_evaluation=PublicFinanceEvaluation(
+                score=review.final_score,
+                grade=review.grade.value,
+                grade_zh=GRADE_ZH[review.grade],
+                consequence=review.consequence.value,
+                consequence_zh=CONSEQUENCE_ZH[review.consequence],
+                cut_percent=review.cut_percent,
+                cut_applies_to=review.cut_applies_to,
+                rectification=None
+                if rectification is None
+                else "accepted"
+                if rectification.accepted_at is not None
+                else "submitted"
+                if rectification.submitted_at is not None
+                else "ordered",
+            ),
+            **base,
+        )
+    )
+    if review.grade in NOTIFIED_GRADES:
+        cut = (
+            f"，{review.cut_applies_to}年度预算压减{review.cut_percent}%"
+            if review.cut_percent
+            else ""
+        )
+        found.append(
+            Disclosure(
+                kind=DisclosureKind.NOTICE,
+                kind_zh=KIND_ZH[DisclosureKind.NOTICE],
+                published_at=released_at,
+                notice=(
+                    f"{department_name}“{info.name}”{cycle.fiscal_year}年度绩效评价结果为"
+                    f"“{GRADE_ZH[review.grade]}”，予以通报，责令整改{cut}。"
+                ),
+                **base,
+            )
+        )
+    return found
+
+
+def _indicator(data: dict[str, object]) -> PublicIndicator:
+    target = data.get("target")
+    return PublicIndicator(
+        code=str(data["code"]),
+        level1=str(data["level1"]),
+        level2=str(data["level2"]),
+        name=str(data["name"]),
+        operator=str(data["operator"]),
+        target=None if target is None else str(target),
+        unit=str(data.get("unit", "")),
+        weight=Decimal(str(data["weight"])),
+    )
+
+
+def list_disclosures(
+    *,
+    session: Session,
+    year: int | None = None,
+    department: str | None = None,
+    kind: DisclosureKind | None = None,
+    project: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> DisclosurePage:
+    """Disclosures, newest year first, then by project and kind."""
+    released = {
+        r.fiscal_year: r.released_at for r in session.execute(select(DisclosureRelease)).scalars()
+    }
+    query = (
+        select(ProjectRow, CycleRow)
+        .join(CycleRow, col(CycleRow.code) == col(ProjectRow.code))
+        .where(col(CycleRow.state).in_(sorted(BUDGETED)))
+    )
+    if kind is DisclosureKind.GOALS:
+        query = query.where(col(ProjectRow.major))
+    elif kind is not None:
+        query = query.where(
+            col(CycleRow.state).in_(sorted(REVIEWED)),
+            col(CycleRow.fiscal_year).in_(sorted(released)),
+        )
+    if year is not None:
+        query = query.where(col(CycleRow.fiscal_year) == year)
+    if department is not None:
+        query = query.where(col(ProjectRow.department) == department)
+    if project is not None:
+        query = query.where(col(ProjectRow.code) == project)
+    query = query.order_by(col(CycleRow.fiscal_year).desc(), col(ProjectRow.code))
+    names = {d.code: d.name for d in session.execute(select(Department)).scalars()}
+    items: list[Disclosure] = []
+    for row, cycle_row in session.execute(query):
+        state = ProjectState.model_validate(row.snapshot)
+        cycle = state.cycle(cycle_row.fiscal_year)
+        if cycle is None:
+            continue
+        found = disclosures_of(
+            state,
+            cycle,
+            department_name=names.get(row.department, row.department),
+            released_at=released.get(cycle.fiscal_year),
+        )
+        items.extend(d for d in found if kind is None or d.kind is kind)
+    start = (page - 1) * page_size
+    return DisclosurePage(
+        items=items[start : start + page_size], total=len(items), page=page, page_size=page_size
+    )
