@@ -110,9 +110,7 @@ async def test_a_call_reaches_every_open_project_in_batches(
     )
 
     issued = [c for c in report.calls if c.issued_at is not None]
-    assert [(c.phase, c.fiscal_year) for c in issued] == [
-        (FiscalPhase.MID_YEAR_MONITORING, year)
-    ]
+    assert [(c.phase, c.fiscal_year) for c in issued] == [(FiscalPhase.MID_YEAR_MONITORING, year)]
     (call,) = issued
     assert (call.batches, call.signalled, call.skipped) == (4, 6, 1)
     for code in codes:

@@ -64,9 +64,7 @@ def test_a_call_goes_out_at_local_midnight() -> None:
 def test_a_call_overdue_beyond_the_catch_up_window_is_skipped() -> None:
     """Thirty days late is still issued; thirty-one is skipped."""
     (monitoring,) = [
-        m
-        for m in milestones(FiscalCalendar(), 2027)
-        if m.phase is FiscalPhase.MID_YEAR_MONITORING
+        m for m in milestones(FiscalCalendar(), 2027) if m.phase is FiscalPhase.MID_YEAR_MONITORING
     ]
     assert not too_late(monitoring, date(2027, 8, 31), 30)
     assert too_late(monitoring, date(2027, 9, 1), 30)
@@ -98,9 +96,7 @@ def test_a_notice_is_recorded_once_and_notifies_when_it_asks() -> None:
     d = Driver(start=2027, end=2028)
     d.do("submit")
     before = d.state.seq
-    entry = receive_notice(
-        d.lifecycle, _notice(FiscalPhase.BUDGET_PREPARATION, 2027), d.now
-    )
+    entry = receive_notice(d.lifecycle, _notice(FiscalPhase.BUDGET_PREPARATION, 2027), d.now)
     assert entry is not None
     assert (entry.seq, entry.actor, entry.action, entry.fiscal_year) == (
         before + 1,

@@ -104,8 +104,15 @@ def test_the_report_of_a_year_line_by_line() -> None:
         _review("C", 10, "poor", "50", "rectifying", "cut_rectify_and_notify"),
         # A's 2026 review belongs to another year: only the 2027 reviews count.
         _review("A", 5, "poor", "50", "rectifying", "cut_rectify_and_notify", year=2026),
-        _history("X", 7, "exit", None, "exited", datetime(2027, 12, 31, 17, tzinfo=UTC),
-                 reason="ineffective"),  # fmt: skip
+        _history(
+            "X",
+            7,
+            "exit",
+            None,
+            "exited",
+            datetime(2027, 12, 31, 17, tzinfo=UTC),
+            reason="ineffective",
+        ),
     ]
     report = zone_report(2027, projects=projects, cycles=cycles, history=history)
 
@@ -152,8 +159,6 @@ def test_an_exit_counts_in_the_zone_year_it_happened() -> None:
     exit_at = datetime(2027, 12, 31, 15, tzinfo=UTC)
     history = [_history("X", 7, "exit", None, "exited", exit_at, reason="ineffective")]
     report = zone_report(2027, projects=projects, cycles=[], history=history)
-    assert [(e.code, e.reason, e.department) for e in report.exits] == [
-        ("X", "ineffective", "D2")
-    ]
+    assert [(e.code, e.reason, e.department) for e in report.exits] == [("X", "ineffective", "D2")]
     assert report.spending.execution_pct is None
     assert zone_report(2028, projects=projects, cycles=[], history=history).exits == []

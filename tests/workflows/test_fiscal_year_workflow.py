@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from temporalio import activity
 from temporalio.client import WorkflowHandle
@@ -98,7 +98,7 @@ async def _start(
 
 
 def _at(year: int, month: int, day: int) -> datetime:
-    return local_midnight(datetime(year, month, day).date(), CST)
+    return local_midnight(date(year, month, day), CST)
 
 
 def _near(got: datetime, wanted: datetime) -> bool:
