@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from temporalio.client import Client, ScheduleActionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
@@ -75,7 +76,7 @@ async def _file(api: Api, code: str, year: int) -> None:
     assert response.status_code == 201, response.text
 
 
-async def _fiscal_notices(api: Api, code: str) -> list[dict[str, object]]:
+async def _fiscal_notices(api: Api, code: str) -> list[dict[str, Any]]:
     history = await api.get(f"/api/projects/{code}/history", "audit")
     assert history.status_code == 200, history.text
     return [e for e in history.json() if e["action"] == "fiscal_notice"]

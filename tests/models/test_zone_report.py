@@ -33,8 +33,9 @@ def _project(code: str, department: str, budget_type: str, **extra: Any) -> Proj
     )
 
 
-def _cycle(code: str, year: int, state: str, approved: int | None, executed: int | None,
-           grade: str | None) -> CycleRow:  # fmt: skip
+def _cycle(
+    code: str, year: int, state: str, approved: int | None, executed: int | None, grade: str | None
+) -> CycleRow:
     return CycleRow(
         code=code,
         fiscal_year=year,
@@ -46,8 +47,9 @@ def _cycle(code: str, year: int, state: str, approved: int | None, executed: int
     )
 
 
-def _history(code: str, seq: int, action: str, year: int | None, to: str, at: datetime,
-             **detail: Any) -> HistoryRow:  # fmt: skip
+def _history(
+    code: str, seq: int, action: str, year: int | None, to: str, at: datetime, **detail: Any
+) -> HistoryRow:
     return HistoryRow(
         code=code,
         seq=seq,
@@ -64,8 +66,9 @@ def _history(code: str, seq: int, action: str, year: int | None, to: str, at: da
     )
 
 
-def _review(code: str, seq: int, grade: str, cut: str, to: str, consequence: str,
-            year: int = 2027) -> HistoryRow:  # fmt: skip
+def _review(
+    code: str, seq: int, grade: str, cut: str, to: str, consequence: str, year: int = 2027
+) -> HistoryRow:
     return _history(
         code,
         seq,
