@@ -89,6 +89,13 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int, int]] = {
     # Only finance commissions; the project is not selected, so its workflow refuses (409).
     ("POST",   "/api/projects/{code}/key-evaluation/evaluators"): (403, 409, 403, 403, 403, 403, 401),
     ("GET",    "/api/templates"):                         (200, 200, 200, 200, 200, 200, 401),
+    ("GET",    "/api/reports/zone/{year}"):               (200, 200, 403, 403, 403, 200, 401),
+    # A department reads its own department's register (clerk2: D2's, empty).
+    ("GET",    "/api/responsibility"):                    (200, 200, 200, 200, 403, 200, 401),
+    # Disclosure is public: everyone, signed in or not, reads the same.
+    ("GET",    "/api/public/disclosures"):                (200, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/public/"):                               (200, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/public/projects/{code}"):                (200, 200, 200, 200, 200, 200, 200),
 }
 # fmt: on
 
@@ -170,6 +177,10 @@ def _of_project(suffix: str, json: Any = None) -> Builder:
         return Call(f"/api/projects/{world.project}{suffix}", json)
 
     return build
+
+
+async def _of_public_project(world: World, role: str | None) -> Call:
+    return Call(f"/public/projects/{world.project}")
 
 
 async def _retry(world: World, role: str | None) -> Call:
@@ -292,6 +303,11 @@ REQUESTS: dict[Route, Builder] = {
         "/api/key-evaluations/2027/selections"
     ),
     ("POST", "/api/projects/{code}/key-evaluation/evaluators"): _assign,
+    ("GET", "/api/reports/zone/{year}"): _static("/api/reports/zone/2027"),
+    ("GET", "/api/responsibility"): _static("/api/responsibility"),
+    ("GET", "/api/public/disclosures"): _static("/api/public/disclosures?year=2027"),
+    ("GET", "/public/"): _static("/public/"),
+    ("GET", "/public/projects/{code}"): _of_public_project,
 }
 
 
