@@ -10,14 +10,22 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from models.calendar import FiscalCalendar
+from models.fiscal_notice import FISCAL_NOTICE_SIGNAL, FiscalNotice, FiscalPhase
+from models.fiscal_year import local_midnight
 from service.temporal_client import test_server_path
 from tests.support.temporal import add_search_attributes
 from tests.workflows import scenarios
+from tests.workflows.fiscal_stubs import Recorder, fiscal_year_worker
+from workflows.fiscal_year import FiscalYearInput, FiscalYearWorkflow
 from workflows.search_attributes import ALL_KEYS
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -49,24 +57,69 @@ async def record(prefix: str, only: frozenset[str] | None = None) -> list[Path]:
                     if name in ENDED_BY_EXIT:
                         await s.act("exit", {"reason": "low_performance"})
                     await s.handle.result()
-                    run_id = s.handle.first_execution_run_id
-                    index = 0
-                    while run_id:
-                        handle = env.client.get_workflow_handle(s.handle.id, run_id=run_id)
-                        history = await handle.fetch_history()
-                        path = HISTORIES / f"{prefix}{name}-run{index}.json"
-                        path.write_text(history.to_json())
-                        written.append(path)
-                        last = history.events[-1]
-                        attrs = last.workflow_execution_continued_as_new_event_attributes
-                        run_id = (
-                            attrs.new_execution_run_id
-                            if last.HasField("workflow_execution_continued_as_new_event_attributes")
-                            else None
-                        )
-                        index += 1
+                    written += await _write_runs(env, s.handle, f"{prefix}{name}")
+        written += await record_fiscal(env, prefix)
     finally:
         await env.shutdown()
+    return written
+
+
+async def record_fiscal(env: WorkflowEnvironment, prefix: str) -> list[Path]:
+    """A project receiving the zone's calls, and a fiscal-year run that continues as new in
+    the middle of a fan-out."""
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/record.db"
+        async with scenarios.running_worker(env.client, url) as (task_queue, _engine):
+            s = await scenarios.start_project(env, task_queue, "REC-fiscal-notice")
+            await s.act("submit")
+            year = await scenarios.next_year(env)
+            for phase in (FiscalPhase.BUDGET_PREPARATION, FiscalPhase.BUDGET_PREPARATION):
+                notice = FiscalNotice(phase=phase, fiscal_year=year, issued_at=datetime.now(UTC))
+                await s.handle.signal(FISCAL_NOTICE_SIGNAL, notice)
+            await s.act("exit", {"reason": "cancelled"})
+            await s.handle.result()
+            written += await _write_runs(env, s.handle, f"{prefix}fiscal-notice")
+    recorder = Recorder(project_batches=40)
+    async with fiscal_year_worker(env, recorder) as task_queue:
+        business = local_midnight(date(year, 8, 1), 480) + timedelta(hours=1)
+        handle = await env.client.start_workflow(
+            FiscalYearWorkflow.run,
+            FiscalYearInput(
+                calendar=FiscalCalendar(),
+                catch_up_days=0,
+                max_history_events=100,
+                clock_offset_seconds=(business - await env.get_current_time()).total_seconds(),
+            ),
+            id="REC-fiscal-year",
+            task_queue=task_queue,
+        )
+        await handle.result()
+        written += await _write_runs(env, handle, f"{prefix}fiscal-year")
+    return written
+
+
+async def _write_runs(
+    env: WorkflowEnvironment, started: WorkflowHandle[Any, Any], name: str
+) -> list[Path]:
+    """Every run of a workflow (following continue-as-new), one file each."""
+    written: list[Path] = []
+    run_id = started.first_execution_run_id
+    index = 0
+    while run_id:
+        handle = env.client.get_workflow_handle(started.id, run_id=run_id)
+        history = await handle.fetch_history()
+        path = HISTORIES / f"{name}-run{index}.json"
+        path.write_text(history.to_json())
+        written.append(path)
+        last = history.events[-1]
+        attrs = last.workflow_execution_continued_as_new_event_attributes
+        run_id = (
+            attrs.new_execution_run_id
+            if last.HasField("workflow_execution_continued_as_new_event_attributes")
+            else None
+        )
+        index += 1
     return written
 
 

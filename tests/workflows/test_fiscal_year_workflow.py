@@ -1,87 +1,28 @@
 """FiscalYearWorkflow on the time-skipping server: a year of calls in seconds, with its
-activities replaced by recorders (the real fan-out runs on the dev server in tests/api)."""
+activities replaced by recorders (`fiscal_stubs`; the real fan-out runs on the dev server in
+tests/api)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from temporalio import activity
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities.fiscal_year import (
-    CALENDAR_IN_FORCE,
-    RELEASE_DISCLOSURES,
-    SIGNAL_BATCH,
-    ReleaseInput,
-    SignalBatchInput,
-    SignalBatchResult,
     Target,
 )
 from models.calendar import FiscalCalendar, MonthDay
 from models.fiscal_notice import FiscalPhase
 from models.fiscal_year import local_midnight
 from models.project_state import ProjectState
-from service.worker import workflow_runner
 from tests.workflows import scenarios
+from tests.workflows.fiscal_stubs import Recorder, fiscal_year_worker
 from workflows.fiscal_year import FiscalYearInput, FiscalYearReport, FiscalYearWorkflow
 from workflows.project import ProjectWorkflow
 
 CST = 480
-
-
-@dataclass
-class Recorder:
-    """Stands in for the fan-out: `project_batches` pages of projects, one of departments."""
-
-    project_batches: int = 1
-    calls: list[SignalBatchInput] = field(default_factory=list)
-    released: list[ReleaseInput] = field(default_factory=list)
-
-    @activity.defn(name=CALENDAR_IN_FORCE)
-    async def calendar_in_force(self) -> FiscalCalendar:
-        return FiscalCalendar()
-
-    @activity.defn(name=RELEASE_DISCLOSURES)
-    async def release(self, inp: ReleaseInput) -> None:
-        self.released.append(inp)
-
-    @activity.defn(name=SIGNAL_BATCH)
-    async def signal_batch(self, inp: SignalBatchInput) -> SignalBatchResult:
-        self.calls.append(inp)
-        if inp.target is Target.DEPARTMENTS:
-            return SignalBatchResult(signalled=1, skipped=0, next_cursor=None)
-        page = int(inp.cursor or 0) + 1
-        last = page >= self.project_batches
-        return SignalBatchResult(
-            signalled=inp.limit, skipped=1, next_cursor=None if last else str(page)
-        )
-
-    def issued(self) -> list[tuple[FiscalPhase, int, datetime]]:
-        """Each call once, with its instant: the first batch of each."""
-        return [
-            (c.notice.phase, c.notice.fiscal_year, c.notice.issued_at)
-            for c in self.calls
-            if c.cursor is None and c.target is Target.PROJECTS
-        ]
-
-
-@asynccontextmanager
-async def _worker(env: WorkflowEnvironment, recorder: Recorder) -> AsyncIterator[str]:
-    task_queue = f"fy-{uuid.uuid4()}"
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=[FiscalYearWorkflow],
-        activities=[recorder.calendar_in_force, recorder.release, recorder.signal_batch],
-        workflow_runner=workflow_runner(),
-    ):
-        yield task_queue
 
 
 async def _offset_to(env: WorkflowEnvironment, business: datetime) -> float:
@@ -113,7 +54,7 @@ async def test_a_year_of_calls_on_the_dates_of_the_calendar(
     projects page by page and then to departments; last year's evaluations published."""
     env = time_skipping_env
     recorder = Recorder(project_batches=3)
-    async with _worker(env, recorder) as task_queue:
+    async with fiscal_year_worker(env, recorder) as task_queue:
         offset = await _offset_to(env, _at(2027, 1, 1) + timedelta(seconds=1))
         handle = await _start(
             env, task_queue, FiscalYearInput(clock_offset_seconds=offset, batch_size=50)
@@ -162,7 +103,7 @@ async def test_a_late_start_skips_stale_calls_and_a_calendar_change_moves_the_ne
     catch-up window); a new calendar signalled then moves publication and monitoring."""
     env = time_skipping_env
     recorder = Recorder()
-    async with _worker(env, recorder) as task_queue:
+    async with fiscal_year_worker(env, recorder) as task_queue:
         started = _at(2027, 7, 10) + timedelta(hours=9)
         offset = await _offset_to(env, started)
         handle = await _start(
@@ -197,7 +138,7 @@ async def test_a_long_fan_out_continues_as_new_without_repeating_a_batch(
     every page is asked for exactly once."""
     env = time_skipping_env
     recorder = Recorder(project_batches=60)
-    async with _worker(env, recorder) as task_queue:
+    async with fiscal_year_worker(env, recorder) as task_queue:
         offset = await _offset_to(env, _at(2027, 8, 1) + timedelta(hours=1))
         handle = await _start(
             env,
