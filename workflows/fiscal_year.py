@@ -130,6 +130,10 @@ class FiscalYearWorkflow:
                         timeout_summary=f"{milestone.phase.value} {milestone.fiscal_year}",
                     )
                 continue  # the time has come, or the calendar moved: look again
+            if milestone.phase is FiscalPhase.DISCLOSURE:
+                # Published even when the call itself is too stale to send: a year's
+                # evaluations must not stay unpublished because a run started late.
+                await self._release(milestone.fiscal_year)
             if too_late(milestone, self._today(), self._input.catch_up_days):
                 self._done.append(
                     Issued(phase=milestone.phase, fiscal_year=milestone.fiscal_year, issued_at=None)
@@ -138,14 +142,6 @@ class FiscalYearWorkflow:
             notice = FiscalNotice(
                 phase=milestone.phase, fiscal_year=milestone.fiscal_year, issued_at=self._now()
             )
-            if notice.phase is FiscalPhase.DISCLOSURE:
-                await workflow.execute_activity(
-                    RELEASE_DISCLOSURES,
-                    ReleaseInput(fiscal_year=notice.fiscal_year, at=notice.issued_at),
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
-                    summary=f"publish the evaluations of {notice.fiscal_year}",
-                )
             await self._fan_out(year, FanOut(notice=notice))
         return FiscalYearReport(year=year, calls=self._done)
 
@@ -208,6 +204,15 @@ class FiscalYearWorkflow:
                 signalled=progress.signalled,
                 skipped=progress.skipped,
             )
+        )
+
+    async def _release(self, fiscal_year: int) -> None:
+        await workflow.execute_activity(
+            RELEASE_DISCLOSURES,
+            ReleaseInput(fiscal_year=fiscal_year, at=self._now()),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+            summary=f"publish the evaluations of {fiscal_year}",
         )
 
     def _history_full(self) -> bool:

@@ -129,6 +129,7 @@ async def test_a_late_start_skips_stale_calls_and_a_calendar_change_moves_the_ne
     assert _near(issued[2][2], _at(2027, 8, 10))
     skipped = [(c.phase, c.fiscal_year) for c in report.calls if c.issued_at is None]
     assert skipped == [(FiscalPhase.YEAR_CLOSE, 2026), (FiscalPhase.SELF_EVALUATION, 2026)]
+    assert [r.fiscal_year for r in recorder.released] == [2026]
 
 
 async def test_a_long_fan_out_continues_as_new_without_repeating_a_batch(
@@ -164,6 +165,8 @@ async def test_a_long_fan_out_continues_as_new_without_repeating_a_batch(
     (monitoring,) = [c for c in report.calls if c.issued_at is not None]
     assert (monitoring.phase, monitoring.batches) == (FiscalPhase.MID_YEAR_MONITORING, 61)
     assert len(report.calls) == 5  # the four earlier calls skipped, carried over the new run
+    # Publication is not skipped with its stale call: last year's evaluations become public.
+    assert [r.fiscal_year for r in recorder.released] == [2026]
 
 
 async def test_a_project_records_a_call_once(
