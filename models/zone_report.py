@@ -18,6 +18,9 @@ from models.tables import CycleRow, HistoryRow, ProjectRow
 from models.vocabulary import Grade
 
 UNGRADED = "ungraded"
+# The actions that apply a year's result: finance's review, and a key evaluation (财政重点评价)
+# whose grade replaces the review's.
+RESULT_ACTIONS = ("review_self_evaluation", "submit_key_evaluation")
 RECTIFICATION_STATUS = {
     "rectifying": "ordered",  # 整改中
     "rectification_submitted": "submitted",  # 整改报告待审核
@@ -46,6 +49,7 @@ class CutLine(BaseModel):
     cut_percent: Decimal
     cut_applies_to: int | None
     consequence: str
+    key_evaluation: bool  # the result of a key evaluation, not of the review
 
 
 class RectificationLine(BaseModel):
@@ -109,8 +113,8 @@ def zone_report(
 ) -> ZoneReport:
     """The report of `fiscal_year` from the rows given (others years' rows are ignored).
 
-    `history` needs the rows of `review_self_evaluation` and `reject_rectification` of the
-    year and of every `exit`; the exits counted are those taken during the calendar year in
+    `history` needs the rows of `review_self_evaluation`, `submit_key_evaluation` and
+    `reject_rectification` of the year and of every `exit`; the exits counted are those taken during the calendar year in
     the zone's time.
     """
     by_code = {p.code: p for p in projects}
@@ -126,8 +130,8 @@ def zone_report(
     for h in sorted(history, key=lambda r: (r.code, r.seq)):
         if h.code not in by_code:
             continue
-        if h.action == "review_self_evaluation" and h.fiscal_year == fiscal_year:
-            reviews[h.code] = h  # the last review of the year stands
+        if h.action in RESULT_ACTIONS and h.fiscal_year == fiscal_year:
+            reviews[h.code] = h  # the last result of the year stands (a key evaluation's)
         elif h.action == "reject_rectification" and h.fiscal_year == fiscal_year:
             rejections[h.code] += 1
         elif h.action == "exit" and h.at.astimezone(zone).year == fiscal_year:
@@ -156,6 +160,7 @@ def zone_report(
                     cut_percent=cut,
                     cut_applies_to=h.detail.get("cut_applies_to"),
                     consequence=str(h.detail.get("consequence", "")),
+                    key_evaluation=h.action == "submit_key_evaluation",
                 )
             )
         status = RECTIFICATION_STATUS.get(state_of.get(code, ""))

@@ -2,13 +2,15 @@
 
 What must be disclosed (DOMAIN.md, the source's (十九) and (十)):
 - the approved goals of major projects, with their approved budget — public with the budget;
-- self-evaluation reports, finance's evaluation results and how they were applied, and the
-  public notice of a fair or poor (中/差) result — public once the zone's fiscal year has
-  published that year (`DisclosureRelease`), and only for a self-evaluation finance reviewed.
+- self-evaluation reports, finance's evaluation results (its review, or a key evaluation
+  whose grade replaces the review's) and how they were applied, and the public notice of a
+  fair or poor (中/差) result — public once the zone's fiscal year has published that year
+  (`DisclosureRelease`), and only when the year's result is settled.
 
 Every field a disclosure carries is listed in the models below (a whitelist): no user names,
 no owners' or heads' names, no free-text comments (they may name people), no drafts (goals
-not yet approved with a budget, self-evaluations not yet reviewed).
+not yet approved with a budget, self-evaluations not yet reviewed, key evaluations under way),
+no evaluator's name and no report text.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from models.disclosure_tables import DisclosureRelease
+from models.lifecycle import CYCLE_STATES
 from models.project_state import Cycle, ProjectState
 from models.tables import CycleRow, Department, ProjectRow
 from models.vocabulary import GRADE_ZH, Grade, ResultConsequence
@@ -51,20 +54,12 @@ CONSEQUENCE_ZH: dict[ResultConsequence, str] = {
     ResultConsequence.CUT_RECTIFY_AND_NOTIFY: "压减预算、整改并公开通报",
 }
 
-# A year's budget is approved from here on: its goals are approved and public with it.
-BUDGETED = frozenset(
-    {
-        "budget_approved",
-        "executing",
-        "closed",
-        "self_evaluated",
-        "rectifying",
-        "rectification_submitted",
-        "results_applied",
-    }
-)
-# Finance has reviewed the self-evaluation (the grade is final).
-REVIEWED = frozenset({"rectifying", "rectification_submitted", "results_applied"})
+# A year's budget is approved from here on (every later cycle state): its goals are approved
+# and public with it.
+BUDGETED = frozenset(CYCLE_STATES[CYCLE_STATES.index("budget_approved") :])
+# The year's result is settled: finance reviewed the self-evaluation or a key evaluation was
+# submitted (not while a key evaluation is under way: its grade would replace the review's).
+SETTLED = frozenset({"rectifying", "rectification_submitted", "results_applied"})
 NOTIFIED_GRADES = frozenset({Grade.FAIR, Grade.POOR})
 
 
@@ -90,6 +85,10 @@ class PublicSelfEvaluation(BaseModel):
 
 
 class PublicFinanceEvaluation(BaseModel):
+    method: str  # review (财政审核自评) or key_evaluation (财政重点评价)
+    method_zh: str
+    review_grade: str | None  # the review's grade, which a key evaluation's replaces
+    key_scores: dict[str, Amount] | None  # decision, process, output, effect
     score: Amount
     grade: str
     grade_zh: str
@@ -164,8 +163,9 @@ def disclosures_of(
                 **base,
             )
         )
-    review, evaluation = cycle.review, cycle.self_evaluation
-    if released_at is None or review is None or cycle.state not in REVIEWED:
+    review, key, evaluation = cycle.review, cycle.key_result, cycle.self_evaluation
+    result = _applied_result(cycle)
+    if released_at is None or result is None or cycle.state not in SETTLED:
         return found
     if evaluation is not None:
         report = evaluation.report
@@ -190,6 +190,7 @@ def disclosures_of(
             )
         )
     rectification = cycle.rectification
+    score, grade, consequence, cut_percent, cut_applies_to = result
     found.append(
         Disclosure(
             kind=DisclosureKind.FINANCE_EVALUATION,
@@ -197,13 +198,17 @@ def disclosures_of(
             published_at=released_at,
             approved_amount=cycle.approved_amount,
             finance_evaluation=PublicFinanceEvaluation(
-                score=review.final_score,
-                grade=review.grade.value,
-                grade_zh=GRADE_ZH[review.grade],
-                consequence=review.consequence.value,
-                consequence_zh=CONSEQUENCE_ZH[review.consequence],
-                cut_percent=review.cut_percent,
-                cut_applies_to=review.cut_applies_to,
+                method="key_evaluation" if key is not None else "review",
+                method_zh="财政重点评价" if key is not None else "财政审核自评",
+                review_grade=review.grade.value if review is not None else None,
+                key_scores=key.scores.model_dump() if key is not None and key.scores else None,
+                score=score,
+                grade=grade.value,
+                grade_zh=GRADE_ZH[grade],
+                consequence=consequence.value,
+                consequence_zh=CONSEQUENCE_ZH[consequence],
+                cut_percent=cut_percent,
+                cut_applies_to=cut_applies_to,
                 rectification=None
                 if rectification is None
                 else "accepted"
@@ -215,12 +220,8 @@ def disclosures_of(
             **base,
         )
     )
-    if review.grade in NOTIFIED_GRADES:
-        cut = (
-            f"，{review.cut_applies_to}年度预算压减{review.cut_percent}%"
-            if review.cut_percent
-            else ""
-        )
+    if grade in NOTIFIED_GRADES:
+        cut = f"，{cut_applies_to}年度预算压减{cut_percent}%" if cut_percent else ""
         found.append(
             Disclosure(
                 kind=DisclosureKind.NOTICE,
@@ -228,12 +229,31 @@ def disclosures_of(
                 published_at=released_at,
                 notice=(
                     f"{department_name}“{info.name}”{cycle.fiscal_year}年度绩效评价结果为"
-                    f"“{GRADE_ZH[review.grade]}”，予以通报，责令整改{cut}。"
+                    f"“{GRADE_ZH[grade]}”，予以通报，责令整改{cut}。"
                 ),
                 **base,
             )
         )
     return found
+
+
+def _applied_result(
+    cycle: Cycle,
+) -> tuple[Decimal, Grade, ResultConsequence, Decimal, int | None] | None:
+    """The result applied to the year: a submitted key evaluation's, else finance's review."""
+    key = cycle.key_result
+    if key is not None and key.total is not None and key.grade and key.consequence:
+        return key.total, key.grade, key.consequence, key.cut_percent, key.cut_applies_to
+    review = cycle.review
+    if review is None:
+        return None
+    return (
+        review.final_score,
+        review.grade,
+        review.consequence,
+        review.cut_percent,
+        review.cut_applies_to,
+    )
 
 
 def _indicator(data: dict[str, object]) -> PublicIndicator:
@@ -273,7 +293,7 @@ def list_disclosures(
         query = query.where(col(ProjectRow.major))
     elif kind is not None:
         query = query.where(
-            col(CycleRow.state).in_(sorted(REVIEWED)),
+            col(CycleRow.state).in_(sorted(SETTLED)),
             col(CycleRow.fiscal_year).in_(sorted(released)),
         )
     if year is not None:

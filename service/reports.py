@@ -7,10 +7,10 @@ from sqlalchemy import or_, select
 from sqlmodel import Session, col
 
 from models.tables import CycleRow, HistoryRow, ProjectRow
-from models.zone_report import ZoneReport, zone_report
+from models.zone_report import RESULT_ACTIONS, ZoneReport, zone_report
 
-# The history the report reads: the year's reviews and rejected rectifications, every exit.
-_YEAR_ACTIONS = ("review_self_evaluation", "reject_rectification")
+# The history the report reads: the year's results and rejected rectifications, every exit.
+_YEAR_ACTIONS = (*RESULT_ACTIONS, "reject_rectification")
 
 
 def zone_report_of(*, session: Session, fiscal_year: int, utc_offset_minutes: int) -> ZoneReport:

@@ -16,13 +16,25 @@ from models.vocabulary import Grade
 from service.disclosure import release_year
 from service.projection import apply_snapshot
 from tests import factories as f
+from tests.models.test_key_evaluation import EVAL, POOR_SCORES, _evaluator, _submit
 from tests.models.test_lifecycle import Driver
 from tests.service.conftest import sign_in
 
 # What must never reach the public: people's names and user names, and free text.
 OWNER = "张三"  # every project's owner (tests.factories)
 HEAD = "李四"
-PERSONAL = (OWNER, HEAD, "clerk", "officer", "审核意见", "王五", "虚报")
+PERSONAL = (
+    OWNER,
+    HEAD,
+    "clerk",
+    "officer",
+    "审核意见",
+    "王五",
+    "虚报",
+    "expert1",
+    "专家1",
+    "重点评价报告",
+)
 LEAD = {"reason": "虚报工作量", "evidence": "审计报告〔2028〕3号", "fiscal_year": 2027}
 
 
@@ -70,7 +82,16 @@ def world(session: Session, users: dict[str, str]) -> dict[str, Driver]:
     minor.state.info = minor.state.info.model_copy(update={"code": "MIN1", "major": False})
     minor.do("submit")
     _evaluated(minor, Grade.EXCELLENT)
-    drivers = {"MAJ1": fair, "MAJ2": unreviewed, "MIN1": minor}
+    # Under way: MAJ2's key evaluation has no result yet, so nothing of 2027 but its goals.
+    unreviewed.do("select_for_key_evaluation", {"fiscal_year": 2027, "reasons": ["major"]})
+    key = Driver(start=2027, end=2027)
+    key.state.info = key.state.info.model_copy(update={"code": "KEY1", "major": False})
+    key.do("submit")
+    _evaluated(key, Grade.GOOD)
+    key.do("select_for_key_evaluation", {"fiscal_year": 2027, "reasons": ["finance_choice"]})
+    key.do("assign_evaluators", {"fiscal_year": 2027, "evaluators": [_evaluator(1, "expert1")]})
+    _submit(key, EVAL, POOR_SCORES)  # 50: 差 replaces the review's 良
+    drivers = {"MAJ1": fair, "MAJ2": unreviewed, "MIN1": minor, "KEY1": key}
     for d in drivers.values():
         _project(d, session)
     return drivers
@@ -94,6 +115,7 @@ async def test_goals_are_public_with_the_budget_evaluations_once_published(
     reviewed self-evaluations, finance's results and the notice of the fair result too."""
     before = await _public(client)
     assert _kinds(before) == [("MAJ1", 2027, "goals"), ("MAJ2", 2027, "goals")]
+    assert before["total"] == 2
     goals = before["items"][0]
     assert goals["approved_amount"] == 1_000_000
     assert [g["code"] for g in goals["goals"]] == ["O1", "E1"]
@@ -102,6 +124,9 @@ async def test_goals_are_public_with_the_budget_evaluations_once_published(
     release_year(session=session, fiscal_year=2027, at=datetime(2028, 7, 15, tzinfo=UTC))
     after = await _public(client)
     assert _kinds(after) == [
+        ("KEY1", 2027, "self_evaluation"),
+        ("KEY1", 2027, "finance_evaluation"),
+        ("KEY1", 2027, "notice"),
         ("MAJ1", 2027, "goals"),
         ("MAJ1", 2027, "self_evaluation"),
         ("MAJ1", 2027, "finance_evaluation"),
@@ -110,21 +135,30 @@ async def test_goals_are_public_with_the_budget_evaluations_once_published(
         ("MIN1", 2027, "self_evaluation"),
         ("MIN1", 2027, "finance_evaluation"),
     ]
-    finance = after["items"][2]["finance_evaluation"]
-    assert (finance["grade"], finance["consequence"], finance["cut_percent"]) == (
+    finance = after["items"][5]["finance_evaluation"]
+    assert (finance["method"], finance["grade"], finance["consequence"]) == (
+        "review",
         "fair",
         "cut_and_rectify",
-        10,
     )
-    assert finance["rectification"] == "ordered"
-    assert "中" in after["items"][3]["notice"]
-    assert after["items"][3]["published_at"].startswith("2028-07-15")
+    assert (finance["cut_percent"], finance["rectification"]) == (10, "ordered")
+    assert "中" in after["items"][6]["notice"]
+    assert after["items"][6]["published_at"].startswith("2028-07-15")
+    # The key evaluation's grade replaced the review's: that is the result made public.
+    keyed = after["items"][1]["finance_evaluation"]
+    assert (keyed["method"], keyed["grade"], keyed["review_grade"]) == (
+        "key_evaluation",
+        "poor",
+        "good",
+    )
+    assert (keyed["cut_percent"], keyed["key_scores"]["output"]) == (50, 18)
+    assert "差" in after["items"][2]["notice"]
 
     notices = await _public(client, kind="notice", year=2027, department="D1")
-    assert _kinds(notices) == [("MAJ1", 2027, "notice")]
+    assert _kinds(notices) == [("KEY1", 2027, "notice"), ("MAJ1", 2027, "notice")]
     assert _kinds(await _public(client, year=2028)) == []  # 2028's goals are a draft
     paged = await _public(client, page=2, page_size=3)
-    assert (paged["total"], len(paged["items"])) == (7, 3)
+    assert (paged["total"], len(paged["items"])) == (10, 3)
     assert _kinds(paged) == _kinds(after)[3:6]
 
 
@@ -236,18 +270,22 @@ async def test_the_register_of_a_department_is_its_own(
 async def test_the_zone_report_reads_the_projection(
     client: httpx.AsyncClient, world: dict[str, Driver]
 ) -> None:
-    """2027: three budgets of 1,000,000, nothing executed by the evaluations' count, grades by
-    department, the fair project's 10 % cut and its rectification."""
+    """2027: four budgets of 1,000,000 all executed; grades by department (the key
+    evaluation's 差 in place of the review's 良); the cuts and rectifications they ordered."""
     audit = await sign_in(client, "audit")
     response = await client.get("/api/reports/zone/2027", headers=audit)
     assert response.status_code == 200, response.text
     report = response.json()
-    assert report["spending"]["cycles"] == 3
-    assert float(report["spending"]["approved"]) == 3_000_000
-    assert float(report["spending"]["executed"]) == 3_000_000
-    assert report["grades"] == {"excellent": 1, "good": 1, "fair": 1, "poor": 0, "ungraded": 0}
+    assert report["spending"]["cycles"] == 4
+    assert float(report["spending"]["approved"]) == 4_000_000
+    assert float(report["spending"]["executed"]) == 4_000_000
+    assert report["grades"] == {"excellent": 1, "good": 1, "fair": 1, "poor": 1, "ungraded": 0}
     assert [b["key"] for b in report["by_department"]] == ["D1"]
-    assert [(c["code"], float(c["cut_percent"])) for c in report["cuts"]] == [("MAJ1", 10)]
-    assert [(r["code"], r["status"]) for r in report["rectifications"]] == [("MAJ1", "ordered")]
+    cuts = [(c["code"], float(c["cut_percent"]), c["key_evaluation"]) for c in report["cuts"]]
+    assert cuts == [("KEY1", 50, True), ("MAJ1", 10, False)]
+    assert [(r["code"], r["status"]) for r in report["rectifications"]] == [
+        ("KEY1", "ordered"),
+        ("MAJ1", "ordered"),
+    ]
     clerk = await client.get("/api/reports/zone/2027", headers=await sign_in(client, "clerk"))
     assert clerk.status_code == 403
