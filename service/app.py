@@ -41,6 +41,7 @@ from service.routes import (
 )
 from service.settings import Settings, get_settings
 from service.temporal_client import connect_client
+from service.web import install_workbench
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A caller's request id goes into every log line; anything beyond a plain token could forge
@@ -245,6 +246,7 @@ def _include_routers(app: FastAPI) -> None:
         public,
     ):
         app.include_router(module.router)
+    install_workbench(app)
 
 
 def create_app(

@@ -94,6 +94,7 @@ async def _wait_started(server: uvicorn.Server, task: asyncio.Task[None]) -> Non
 
 
 async def _up(settings: Settings) -> int:
+    from service import demo
     from service.app import create_app
     from service.devserver import EmbeddedTemporal, EmbeddedTemporalError
     from service.temporal_client import connect_client
@@ -118,9 +119,12 @@ async def _up(settings: Settings) -> int:
         server = _api_server(settings, create_app(settings))
         api = asyncio.create_task(_serve(server), name="api")
         await _wait_started(server, api)
+        if server.started and settings.demo and await asyncio.to_thread(demo.should_seed, settings):
+            await demo.seed(settings, client)
         if server.started:
             base = f"http://{settings.api_host}:{settings.api_port}"
             print(f"perfbudget is running ({settings.environment})")
+            print(f"  Workbench    {base}/login")
             print(f"  API          {base}")
             print(f"  API docs     {base}/docs")
             if embedded is not None:

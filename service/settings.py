@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     ui_port: int = Field(default=8233, ge=0, le=65535)
 
     data_dir: Path = Path("./var")
+    # `perfbudget up` on a fresh data directory (no user yet) seeds a demo district
+    # (`service.demo`); PERFBUDGET_DEMO=0 starts empty.
+    demo: bool = True
     # None: SQLite in data_dir (see effective_database_url).
     database_url: str | None = None
 

@@ -1,0 +1,265 @@
+"""What the dashboards show, read from the SQL read model only (never workflow queries).
+
+Every query is an aggregate over indexed columns or a bounded page, so a dashboard stays fast
+with tens of thousands of projects: counts by state and warning, grades by department and
+year, the cuts decided, the overdue duties (found through the `overdue` history entries the
+escalation ladder writes, then confirmed on those projects' states), and a department's to-do
+list (from its own open projects).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar, Unpack
+
+from sqlalchemy import Select, func, select
+from sqlmodel import Session, col
+
+from models.engine import Lifecycle
+from models.engine_time import business_today
+from models.lifecycle import CYCLE_OPEN_STATES, CYCLE_STATES, PROJECT_STATES
+from models.project_state import ProjectState
+from models.rules import Rules
+from models.tables import CycleRow, HistoryRow, ProjectRow
+from models.vocabulary import Role
+from service.auth import Principal
+from service.projects import READ_ALL
+
+# Bounds that keep a dashboard's cost independent of the number of projects.
+OVERDUE_SCAN = 300  # most recent overdue notices looked at
+TODO_SCAN = 500  # open projects of one department looked at for its to-do list
+CUTS_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class TodoItem:
+    code: str
+    name: str
+    kind: str  # DutyKind value
+    fiscal_year: int
+    due: date
+    overdue: bool
+    days_left: int
+
+
+@dataclass(frozen=True)
+class Cut:
+    code: str
+    name: str
+    department: str
+    fiscal_year: int
+    grade: str
+    cut_percent: Decimal
+    applies_to: int | None
+
+
+_Query = TypeVar("_Query", bound=Select[Unpack[tuple[Any, ...]]])
+
+
+def _scope(query: _Query, principal: Principal) -> _Query:
+    """Narrow a query over ProjectRow to what the caller may see."""
+    if principal.role in READ_ALL:
+        return query
+    if principal.role is Role.DEPARTMENT and principal.department is not None:
+        return query.where(col(ProjectRow.department) == principal.department)
+    return query.where(col(ProjectRow.code).is_(None))  # nothing (evaluators: assignments)
+
+
+def state_counts(session: Session, principal: Principal) -> list[tuple[str, int]]:
+    """Projects per project state, then open fiscal years per cycle state, in lifecycle order."""
+    project = _scope(
+        select(col(ProjectRow.state), func.count()).group_by(col(ProjectRow.state)), principal
+    )
+    counts: dict[str, int] = dict(session.execute(project).tuples().all())
+    cycle = _scope(
+        select(col(CycleRow.state), func.count())
+        .join(ProjectRow, col(ProjectRow.code) == col(CycleRow.code))
+        .where(col(CycleRow.state).in_(CYCLE_OPEN_STATES))
+        .group_by(col(CycleRow.state)),
+        principal,
+    )
+    counts.update(dict(session.execute(cycle).tuples().all()))
+    return [(s, counts[s]) for s in (*PROJECT_STATES, *CYCLE_STATES) if counts.get(s)]
+
+
+def warning_counts(session: Session, principal: Principal) -> dict[str, int]:
+    query = _scope(
+        select(col(ProjectRow.warning), func.count())
+        .where(col(ProjectRow.warning) != "none")
+        .group_by(col(ProjectRow.warning)),
+        principal,
+    )
+    return dict(session.execute(query).tuples().all())
+
+
+def grade_distribution(
+    session: Session, principal: Principal
+) -> dict[tuple[str, int], dict[str, int]]:
+    """(department, fiscal year) → grade → number of graded years."""
+    query = _scope(
+        select(
+            col(ProjectRow.department), col(CycleRow.fiscal_year), col(CycleRow.grade), func.count()
+        )
+        .join(ProjectRow, col(ProjectRow.code) == col(CycleRow.code))
+        .where(col(CycleRow.grade).is_not(None))
+        .group_by(col(ProjectRow.department), col(CycleRow.fiscal_year), col(CycleRow.grade)),
+        principal,
+    )
+    table: dict[tuple[str, int], dict[str, int]] = defaultdict(dict)
+    for department, year, grade, count in session.execute(query).tuples():
+        table[(department, year)][grade] = count
+    return dict(sorted(table.items()))
+
+
+def cuts(session: Session, principal: Principal) -> list[Cut]:
+    """Years graded 中 or 差 whose review cut a later budget (result application)."""
+    query = _scope(
+        select(ProjectRow, col(CycleRow.fiscal_year))
+        .join(CycleRow, col(ProjectRow.code) == col(CycleRow.code))
+        .where(col(CycleRow.grade).in_(("fair", "poor")))
+        .order_by(col(CycleRow.fiscal_year).desc(), col(ProjectRow.code))
+        .limit(CUTS_SHOWN),
+        principal,
+    )
+    found: list[Cut] = []
+    for row, year in session.execute(query).tuples():
+        cycle = ProjectState.model_validate(row.snapshot).cycle(year)
+        if cycle is None or cycle.review is None or not cycle.review.cut_percent:
+            continue
+        found.append(
+            Cut(
+                code=row.code,
+                name=row.name,
+                department=row.department,
+                fiscal_year=year,
+                grade=cycle.review.grade.value,
+                cut_percent=cycle.review.cut_percent,
+                applies_to=cycle.review.cut_applies_to,
+            )
+        )
+    return found
+
+
+def _duties(row: ProjectRow, *, now: datetime, rules: Rules, owner: Role | None) -> list[TodoItem]:
+    project = ProjectState.model_validate(row.snapshot)
+    lifecycle = Lifecycle(project, rules)
+    late = {d.key for d in lifecycle.overdue(now)}
+    today = business_today(now, rules)
+    return [
+        TodoItem(
+            code=row.code,
+            name=row.name,
+            kind=d.kind.value,
+            fiscal_year=d.fiscal_year,
+            due=d.due,
+            overdue=d.key in late,
+            days_left=(d.due - today).days,
+        )
+        for d in lifecycle.duties(now)
+        if owner is None or d.owner is owner
+    ]
+
+
+def overdue_duties(
+    session: Session, principal: Principal, *, now: datetime, rules: Rules
+) -> list[TodoItem]:
+    """Duties late now, on the projects whose ladder has sent an overdue notice."""
+    recent = (
+        select(col(HistoryRow.code))
+        .where(col(HistoryRow.action) == "overdue")
+        .order_by(col(HistoryRow.at).desc())
+        .limit(OVERDUE_SCAN)
+    )
+    query = _scope(
+        select(ProjectRow).where(
+            col(ProjectRow.code).in_(recent.scalar_subquery()),
+            col(ProjectRow.state).in_(("active", "suspended")),
+        ),
+        principal,
+    )
+    items = [
+        item
+        for row in session.execute(query).scalars()
+        for item in _duties(row, now=now, rules=rules, owner=None)
+        if item.overdue
+    ]
+    return sorted(items, key=lambda i: (i.due, i.code))
+
+
+def todo(session: Session, principal: Principal, *, now: datetime, rules: Rules) -> list[TodoItem]:
+    """The department's own duties on its open projects, most urgent first."""
+    if principal.role is not Role.DEPARTMENT:
+        return []
+    query = _scope(
+        select(ProjectRow)
+        .where(col(ProjectRow.state).in_(("active", "suspended")))
+        .order_by(col(ProjectRow.code))
+        .limit(TODO_SCAN),
+        principal,
+    )
+    items = [
+        item
+        for row in session.execute(query).scalars()
+        for item in _duties(row, now=now, rules=rules, owner=Role.DEPARTMENT)
+    ]
+    return sorted(items, key=lambda i: (i.due, i.code, i.kind))
+
+
+@dataclass(frozen=True)
+class ExecutionBar:
+    code: str
+    name: str
+    rate: float  # executed / approved, 0..1+
+    approved: Decimal
+
+
+def execution_bars(session: Session, codes: list[str], fiscal_year: int) -> list[ExecutionBar]:
+    """Execution rate of `fiscal_year` for the listed projects that have an approved budget."""
+    if not codes:
+        return []
+    query = (
+        select(
+            col(ProjectRow.code),
+            col(ProjectRow.name),
+            col(CycleRow.approved_amount),
+            col(CycleRow.executed_amount),
+        )
+        .join(CycleRow, col(ProjectRow.code) == col(CycleRow.code))
+        .where(
+            col(ProjectRow.code).in_(codes),
+            col(CycleRow.fiscal_year) == fiscal_year,
+            col(CycleRow.approved_amount).is_not(None),
+        )
+        .order_by(col(ProjectRow.code))
+    )
+    bars = []
+    for code, name, approved, executed in session.execute(query).tuples():
+        if not approved:
+            continue
+        bars.append(
+            ExecutionBar(
+                code=code,
+                name=name,
+                rate=float((executed or 0) / approved),
+                approved=approved,
+            )
+        )
+    return bars
+
+
+def time_progress(today: date, fiscal_year: int) -> float:
+    """The share of `fiscal_year` elapsed on `today` (0 before it, 1 after it)."""
+    start, end = date(fiscal_year, 1, 1), date(fiscal_year, 12, 31)
+    if today < start:
+        return 0.0
+    if today > end:
+        return 1.0
+    return ((today - start).days + 1) / ((end - start).days + 1)
+
+
+def departments_seen(session: Session, principal: Principal) -> list[str]:
+    query = _scope(select(col(ProjectRow.department)).distinct(), principal)
+    return sorted(session.execute(query).scalars())

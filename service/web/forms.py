@@ -1,0 +1,171 @@
+"""Action forms: which fields each action asks for, and the payload a posted form makes.
+
+The payload goes through the same validation as the JSON API (`service.projects.take_action`
+→ `parse_payload`), so a form can be no more lenient than the API; this module only maps
+flat form fields to the payload's shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from models.vocabulary import Achievement, Assessor, ExitReason, WarningDecision
+
+MAX_INDICATOR_ROWS = 8  # blank rows offered by the goals form (Excel import for more)
+ASSESSMENT_DIMENSIONS = (
+    "necessity",
+    "economy",
+    "goal_reasonableness",
+    "feasibility",
+    "financing_compliance",
+)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str  # catalogue key
+    kind: str = "text"  # text | textarea | number | date | select
+    options: tuple[tuple[str, str], ...] = ()  # (value, catalogue key)
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    fields: tuple[Field, ...] = ()
+    indicators: bool = False  # submit_goals: indicator rows
+    progress: bool = False  # report_monitoring: actual per indicator of the year
+    results: bool = False  # submit_self_evaluation: result per indicator of the year
+    scores: bool = False  # submit_assessment: the five dimensions
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _options(prefix: str, values: Any) -> tuple[tuple[str, str], ...]:
+    return tuple((v.value, f"{prefix}.{v.value}") for v in values)
+
+
+_COMMENT = Field("comment", "form.comment", "textarea")
+_COMMENT_REQUIRED = Field("comment", "form.comment", "textarea", required=True)
+_REASON = Field("reason", "form.reason", "textarea", required=True)
+
+FORMS: dict[str, FormSpec] = {
+    "submit": FormSpec(),
+    "submit_assessment": FormSpec(
+        fields=(
+            Field(
+                "assessor", "form.assessor", "select", _options("assessor", Assessor), required=True
+            ),
+            Field("summary", "form.summary", "textarea"),
+        ),
+        scores=True,
+    ),
+    "approve_assessment": FormSpec(fields=(_COMMENT,)),
+    "reject_assessment": FormSpec(fields=(_REASON,)),
+    "submit_goals": FormSpec(
+        fields=(Field("requested_amount", "form.requested_amount", "number", required=True),),
+        indicators=True,
+    ),
+    "approve_goals": FormSpec(),
+    "return_goals": FormSpec(fields=(_COMMENT_REQUIRED,)),
+    "approve_budget": FormSpec(fields=(Field("amount", "form.amount", "number", required=True),)),
+    "report_monitoring": FormSpec(
+        fields=(
+            Field("period_end", "form.period_end", "date", required=True),
+            Field("executed_amount", "form.executed_amount", "number", required=True),
+        ),
+        progress=True,
+    ),
+    "suspend_funding": FormSpec(fields=(_REASON,)),
+    "resume_funding": FormSpec(fields=(_REASON,)),
+    "close_year": FormSpec(),
+    "submit_self_evaluation": FormSpec(
+        fields=(Field("executed_amount", "form.executed_amount", "number", required=True),),
+        results=True,
+    ),
+    "review_self_evaluation": FormSpec(
+        fields=(Field("adjusted_score", "form.adjusted_score", "number"), _COMMENT)
+    ),
+    "submit_rectification": FormSpec(
+        fields=(Field("report", "form.report", "textarea", required=True),)
+    ),
+    "accept_rectification": FormSpec(fields=(_COMMENT,)),
+    "reject_rectification": FormSpec(fields=(_COMMENT_REQUIRED,)),
+    "respond_to_warning": FormSpec(
+        fields=(
+            Field(
+                "decision",
+                "form.decision",
+                "select",
+                _options("decision", WarningDecision),
+                required=True,
+            ),
+            _COMMENT_REQUIRED,
+        )
+    ),
+    "exit": FormSpec(
+        fields=(
+            Field("reason", "form.reason", "select", _options("exit", ExitReason), required=True),
+            _COMMENT,
+        )
+    ),
+}
+
+ACHIEVEMENTS = _options("achievement", Achievement)
+INDICATOR_COLUMNS = ("code", "level1", "level2", "name", "operator", "target", "unit", "weight")
+
+
+def _text(form: Mapping[str, Any], name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def payload_from_form(action: str, form: Mapping[str, Any], *, codes: list[str]) -> dict[str, Any]:
+    """The JSON body the API would get for `action`, from a posted form.
+
+    `codes` are the indicator codes of the year concerned (for monitoring progress and
+    self-evaluation results). Empty optional fields are left out, so the payload model's own
+    defaults and messages apply.
+    """
+    spec = FORMS.get(action, FormSpec())
+    body: dict[str, Any] = {}
+    year = _text(form, "fiscal_year")
+    if year:
+        body["fiscal_year"] = year
+    for f in spec.fields:
+        value = _text(form, f.name)
+        if value or f.required:
+            body[f.name] = value
+    if spec.scores:
+        body["scores"] = {d: _text(form, f"score_{d}") for d in ASSESSMENT_DIMENSIONS}
+    if spec.indicators:
+        body["indicators"] = indicator_rows(form)
+    if spec.progress:
+        body["progress"] = [
+            {"code": c, "actual": _text(form, f"progress_{c}")}
+            for c in codes
+            if _text(form, f"progress_{c}")
+        ]
+    if spec.results:
+        results = []
+        for c in codes:
+            actual, achievement = _text(form, f"actual_{c}"), _text(form, f"achievement_{c}")
+            entry: dict[str, Any] = {"code": c}
+            if actual:
+                entry["actual"] = actual
+            if achievement:
+                entry["achievement"] = achievement
+            results.append(entry)
+        body["results"] = results
+    return body
+
+
+def indicator_rows(form: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for i in range(MAX_INDICATOR_ROWS):
+        row = {c: _text(form, f"ind_{i}_{c}") for c in INDICATOR_COLUMNS}
+        if not any(row[c] for c in ("code", "name", "target", "weight")):
+            continue
+        rows.append({k: v for k, v in row.items() if v or k not in ("target", "unit")})
+    return rows

@@ -1,0 +1,114 @@
+"""Rendering: the Jinja2 environment of the workbench and the helpers its templates use."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+from starlette.responses import HTMLResponse
+
+from models.lifecycle import ACTIONS, CYCLE_STATES, PROJECT_STATES
+from service.auth import Principal
+from service.settings import Settings
+from service.web import charts, i18n
+from service.web.forms import ACHIEVEMENTS, ASSESSMENT_DIMENSIONS, FORMS, MAX_INDICATOR_ROWS
+from service.web.session import CSRF_FIELD, LANG_COOKIE, csrf_token
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+
+# The main path through a fiscal year, in order; rectification is a detour drawn after it.
+CYCLE_PATH = tuple(s for s in CYCLE_STATES if s not in ("rectifying", "rectification_submitted"))
+RECTIFICATION_PATH = ("rectifying", "rectification_submitted")
+PROJECT_PATH = ("filed", "under_assessment", "active", "completed")
+PROJECT_DETOURS = ("suspended", "exited")
+
+
+def lang_of(request: Request) -> i18n.Lang:
+    chosen = request.cookies.get(LANG_COOKIE)
+    return "en" if chosen == "en" else i18n.DEFAULT_LANG
+
+
+def money(value: Decimal | float | int | None) -> str:
+    if value is None:
+        return "—"
+    return f"{Decimal(value):,.2f}"
+
+
+def percent(value: Decimal | float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{float(value):.1f}%"
+
+
+def when(value: datetime | date | str | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        return value.astimezone().strftime("%Y-%m-%d %H:%M")
+    return value.isoformat()
+
+
+def render(
+    request: Request,
+    name: str,
+    *,
+    settings: Settings,
+    principal: Principal | None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    lang = lang_of(request)
+
+    def t(key: str, **values: object) -> str:
+        return i18n.message(key, lang, **values)
+
+    def execution_svg(bars: list[charts.Bar]) -> Markup:
+        return charts.execution_chart(
+            bars,
+            title=t("dash.execution"),
+            value_name=t("chart.execution"),
+            marker_name=t("chart.time"),
+        )
+
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "lang": lang,
+            "t": t,
+            "state_name": lambda s: i18n.state_name(s, lang),
+            "action_name": lambda a: i18n.action_name(a, lang),
+            "grade_name": lambda g: i18n.grade_name(g, lang),
+            "duty_name": lambda k: i18n.duty_name(k, lang),
+            "unmet_message": lambda u: u.get("message_zh") if lang == "zh" else u.get("message"),
+            "execution_svg": execution_svg,
+            "money": money,
+            "percent": percent,
+            "when": when,
+            "me": principal,
+            "csrf_field": CSRF_FIELD,
+            "csrf": csrf_token(request, settings) if principal else "",
+            "forms": FORMS,
+            "actions": ACTIONS,
+            "achievements": ACHIEVEMENTS,
+            "dimensions": ASSESSMENT_DIMENSIONS,
+            "indicator_rows": MAX_INDICATOR_ROWS,
+            "cycle_path": CYCLE_PATH,
+            "rectification_path": RECTIFICATION_PATH,
+            "project_path": PROJECT_PATH,
+            "project_detours": PROJECT_DETOURS,
+            "project_states": PROJECT_STATES,
+            "path": request.url.path,
+            **context,
+        },
+        status_code=status_code,
+        headers={"Cache-Control": "no-store"},
+    )

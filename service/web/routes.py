@@ -1,0 +1,478 @@
+"""The workbench's pages: sign-in, the dashboard of each role, the project page and its forms.
+
+Page routes stay out of the OpenAPI schema (they are HTML for people, not an API) but are in
+the role matrix of tests/security like every route. A page asked for without a session
+redirects to /login; a project another department owns is a 404 page, as in the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import structlog
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from models.engine_time import business_today
+from models.lifecycle import PERSON_ACTIONS
+from models.project_state import ProjectFiling, ProjectState
+from models.vocabulary import BudgetType, Grade, ProjectKind, Role, WarningLevel
+from service import calendar, projects, users
+from service.auth import Principal
+from service.deps import SessionDep, SettingsDep, TemporalClientDep
+from service.problems import Problem, validation_errors
+from service.routes.auth import get_login_throttle
+from service.settings import Settings
+from service.web import charts, dashboard, i18n
+from service.web.forms import payload_from_form
+from service.web.pages import lang_of, render
+from service.web.session import (
+    CSRF_FIELD,
+    LANG_COOKIE,
+    csrf_valid,
+    end_session,
+    login_csrf_valid,
+    new_login_csrf,
+    session_principal,
+    set_login_csrf,
+    start_session,
+)
+
+router = APIRouter(include_in_schema=False)
+
+log = structlog.get_logger(__name__)
+
+PAGE_SIZE = 50
+
+
+class LoginRequired(Exception):  # noqa: N818  (a redirect, not an error)
+    """Raised by a page asked for without a session: answered with a redirect to /login."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a local path: never send a user from our sign-in page to another site."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+async def _principal(request: Request, session: Session, settings: Settings) -> Principal:
+    principal = await asyncio.to_thread(session_principal, request, session, settings)
+    if principal is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target)
+    structlog.contextvars.bind_contextvars(actor=principal.username, role=principal.role.value)
+    return principal
+
+
+def _see_other(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+async def _form(request: Request) -> dict[str, Any]:
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def _refuse_csrf(request: Request, settings: Settings, principal: Principal) -> Response:
+    return render(
+        request,
+        "error.html",
+        settings=settings,
+        principal=principal,
+        status_code=403,
+        message=i18n.message("login.expired", lang_of(request)),
+    )
+
+
+# --- signing in and out, language ------------------------------------------------------------
+
+
+def _login_page(
+    request: Request,
+    settings: Settings,
+    next_path: str | None,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    token = new_login_csrf()
+    page = render(
+        request,
+        "login.html",
+        settings=settings,
+        principal=None,
+        next=_safe_next(next_path),
+        login_csrf=token,
+        error=error,
+        status_code=status_code,
+    )
+    set_login_csrf(page, token, settings)
+    return page
+
+
+@router.get("/login")
+def login_page(request: Request, settings: SettingsDep, next: str | None = None) -> Response:
+    return _login_page(request, settings, next)
+
+
+@router.post("/login")
+async def login(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    form = await _form(request)
+    lang = lang_of(request)
+    next_path = form.get("next")
+
+    def again(error: str, status_code: int) -> Response:
+        return _login_page(request, settings, next_path, error=error, status_code=status_code)
+
+    if not login_csrf_valid(request, form.get(CSRF_FIELD)):
+        return again(i18n.message("login.expired", lang), 403)
+    username, password = form.get("username", ""), form.get("password", "")
+    throttle = get_login_throttle(request, settings)
+    client = request.client.host if request.client else "unknown"
+    wait = throttle.retry_after(username=username, client=client)
+    if wait:
+        return again(i18n.message("login.throttled", lang, seconds=wait), 429)
+    user = await asyncio.to_thread(
+        users.authenticate, session=session, username=username, password=password
+    )
+    if user is None:
+        throttle.failed(username=username, client=client)
+        log.info("web_sign_in_refused", username=username, client=client)
+        return again(i18n.message("login.failed", lang), 401)
+    throttle.succeeded(username=username)
+    log.info("web_sign_in", username=user.username)
+    response = _see_other(_safe_next(next_path))
+    start_session(response, Principal.of(user), settings)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    principal = await _principal(request, session, settings)
+    form = await _form(request)
+    if not csrf_valid(request, settings, form.get(CSRF_FIELD)):
+        return _refuse_csrf(request, settings, principal)
+    response = _see_other("/login")
+    end_session(response)
+    return response
+
+
+@router.get("/lang/{lang}")
+def switch_language(lang: i18n.Lang, next: str | None = None) -> Response:
+    response = _see_other(_safe_next(next))
+    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", path="/")
+    return response
+
+
+# --- the dashboard ---------------------------------------------------------------------------
+
+
+@router.get("/")
+async def home(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    state: str | None = None,
+    department: str | None = None,
+    warning: WarningLevel | None = None,
+    grade: Grade | None = None,
+    fiscal_year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    principal = await _principal(request, session, settings)
+    context = await asyncio.to_thread(
+        _dashboard,
+        request,
+        session,
+        settings,
+        principal,
+        filters={
+            "state": state or None,
+            "department": department or None,
+            "warning": warning.value if warning else None,
+            "grade": grade.value if grade else None,
+            "fiscal_year": fiscal_year,
+        },
+        page=page,
+    )
+    return render(request, "dashboard.html", settings=settings, principal=principal, **context)
+
+
+def _dashboard(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    *,
+    filters: dict[str, Any],
+    page: int,
+) -> dict[str, Any]:
+    lang = lang_of(request)
+    now = datetime.now(UTC)
+    rules = calendar.rules_in_force(session=session, settings=settings)
+    today = business_today(now, rules)
+    listing = projects.list_projects(
+        session=session, principal=principal, page=page, page_size=PAGE_SIZE, **filters
+    )
+    year = filters["fiscal_year"] or today.year
+    progress = dashboard.time_progress(today, year)
+    bars = dashboard.execution_bars(session, [p.code for p in listing.items], year)
+    grades = dashboard.grade_distribution(session, principal)
+    grade_names = {g.value: i18n.grade_name(g.value, lang) for g in Grade}
+    context: dict[str, Any] = {
+        "filters": filters,
+        "listing": listing,
+        "pages": max(1, math.ceil(listing.total / PAGE_SIZE)),
+        "year": year,
+        "state_counts": dashboard.state_counts(session, principal),
+        "warnings": dashboard.warning_counts(session, principal),
+        "departments": dashboard.departments_seen(session, principal),
+        "grades": grades,
+        "execution_chart": charts.execution_chart(
+            [charts.Bar(f"{b.code} {b.name}", b.rate, progress) for b in bars],
+            title=i18n.message("dash.execution", lang) + f" {year}",
+            value_name=i18n.message("chart.execution", lang),
+            marker_name=i18n.message("chart.time", lang),
+        )
+        if bars
+        else None,
+        "grade_chart": charts.grade_chart(
+            [(f"{d} {y}", counts) for (d, y), counts in grades.items()],
+            title=i18n.message("dash.grades", lang),
+            grade_names=grade_names,
+        )
+        if grades
+        else None,
+        "all_states": [*dict.fromkeys(s for s, _ in dashboard.state_counts(session, principal))],
+        "grade_values": [g.value for g in Grade],
+    }
+    if principal.role is Role.DEPARTMENT:
+        context["todo"] = dashboard.todo(session, principal, now=now, rules=rules)
+    if principal.role in projects.READ_ALL:
+        context["overdue"] = dashboard.overdue_duties(session, principal, now=now, rules=rules)
+        context["cuts"] = dashboard.cuts(session, principal)
+    return context
+
+
+# --- filing ----------------------------------------------------------------------------------
+
+
+@router.get("/projects/new")
+async def new_project_page(
+    request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    principal = await _principal(request, session, settings)
+    if principal.role is not Role.DEPARTMENT:
+        return _error(request, settings, principal, 403, "error.forbidden")
+    return render(
+        request,
+        "new_project.html",
+        settings=settings,
+        principal=principal,
+        **_filing_choices(),
+        values={},
+    )
+
+
+def _filing_choices() -> dict[str, Any]:
+    return {
+        "kinds": [k.value for k in ProjectKind],
+        "budget_types": [b.value for b in BudgetType],
+        "this_year": datetime.now(UTC).year,
+    }
+
+
+@router.post("/projects")
+async def file_project(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: TemporalClientDep,
+) -> Response:
+    principal = await _principal(request, session, settings)
+    form = await _form(request)
+    if not csrf_valid(request, settings, form.get(CSRF_FIELD)):
+        return _refuse_csrf(request, settings, principal)
+    if principal.role is not Role.DEPARTMENT:
+        return _error(request, settings, principal, 403, "error.forbidden")
+    fields = (
+        "code",
+        "name",
+        "kind",
+        "budget_type",
+        "start_year",
+        "end_year",
+        "total_amount",
+        "owner",
+    )
+    values = {f: form.get(f, "").strip() for f in fields}
+    errors: list[dict[str, str]] = []
+    try:
+        filing = ProjectFiling.model_validate({**values, "major": form.get("major") == "on"})
+        await projects.file_project(
+            session=session, client=client, settings=settings, principal=principal, filing=filing
+        )
+    except ValidationError as invalid:
+        errors = validation_errors(invalid.errors(include_input=False))
+    except Problem as problem:
+        errors = [{"field": "code", "reason": problem.detail}]
+    if errors:
+        return render(
+            request,
+            "new_project.html",
+            settings=settings,
+            principal=principal,
+            status_code=422,
+            errors=errors,
+            values={**values, "major": form.get("major") == "on"},
+            **_filing_choices(),
+        )
+    return _see_other(f"/projects/{quote(filing.code)}")
+
+
+# --- the project page ------------------------------------------------------------------------
+
+
+def _error(
+    request: Request, settings: Settings, principal: Principal, status: int, key: str
+) -> Response:
+    return render(
+        request,
+        "error.html",
+        settings=settings,
+        principal=principal,
+        status_code=status,
+        message=i18n.message(key, lang_of(request)),
+    )
+
+
+@router.get("/projects/{code}")
+async def project_page(
+    code: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    done: str | None = None,
+) -> Response:
+    principal = await _principal(request, session, settings)
+    try:
+        context = await asyncio.to_thread(_project_context, session, settings, principal, code)
+    except Problem as problem:
+        if problem.status == 404:
+            return _error(request, settings, principal, 404, "error.not_found")
+        raise
+    return render(
+        request,
+        "project.html",
+        settings=settings,
+        principal=principal,
+        done=done if done in PERSON_ACTIONS else None,
+        **context,
+    )
+
+
+def _project_context(
+    session: Session, settings: Settings, principal: Principal, code: str
+) -> dict[str, Any]:
+    row = projects.visible_row(session=session, principal=principal, code=code)
+    rules = calendar.rules_in_force(session=session, settings=settings)
+    now = datetime.now(UTC)
+    detail = projects.project_detail(row, principal, now=now, rules=rules)
+    state = ProjectState.model_validate(row.snapshot)
+    history = projects.project_history(session=session, code=code)
+    monitoring_charts = {}
+    for cycle in state.cycles:
+        if cycle.monitoring:
+            monitoring_charts[cycle.fiscal_year] = [
+                charts.Bar(
+                    r.period_end.isoformat(),
+                    float(r.execution_pct) / 100,
+                    dashboard.time_progress(r.period_end, cycle.fiscal_year),
+                )
+                for r in cycle.monitoring
+            ]
+    return {
+        "project": detail,
+        "state": state,
+        "history": list(reversed(history)),
+        "monitoring_bars": monitoring_charts,
+        "today": business_today(now, rules),
+    }
+
+
+@router.post("/projects/{code}/actions/{action}")
+async def project_action(
+    code: str,
+    action: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: TemporalClientDep,
+) -> Response:
+    principal = await _principal(request, session, settings)
+    form = await _form(request)
+    if not csrf_valid(request, settings, form.get(CSRF_FIELD)):
+        return _refuse_csrf(request, settings, principal)
+    try:
+        row = await asyncio.to_thread(
+            projects.visible_row, session=session, principal=principal, code=code
+        )
+    except Problem:
+        return _error(request, settings, principal, 404, "error.not_found")
+    if action not in PERSON_ACTIONS:
+        return _error(request, settings, principal, 404, "error.not_found")
+    year = form.get("fiscal_year", "")
+    project = ProjectState.model_validate(row.snapshot)
+    cycle = project.cycle(int(year)) if year.isdigit() else None
+    codes = [i.code for i in cycle.indicators] if cycle else []
+    body = payload_from_form(action, form, codes=codes)
+    rules = await asyncio.to_thread(calendar.rules_in_force, session=session, settings=settings)
+    outcome: dict[str, Any]
+    status = 200
+    try:
+        await projects.take_action(
+            session=session,
+            client=client,
+            principal=principal,
+            code=code,
+            action=action,
+            body=body,
+            # A form resubmitted (reload, double click) carries the same key: applied once.
+            idempotency_key=form.get("idempotency_key") or None,
+            rules=rules,
+        )
+    except Problem as problem:
+        status = problem.status if problem.status < 500 else 503
+        outcome = {
+            "action": action,
+            "fiscal_year": year,
+            "status": problem.status,
+            "unmet": problem.extra.get("unmet", []),
+            "errors": problem.extra.get("errors", []),
+            "detail": problem.detail,
+            "form": form,
+        }
+        log.info("web_action_refused", project_code=code, action=action, status=problem.status)
+    else:
+        return _see_other(f"/projects/{quote(code)}?done={action}")
+    context = await asyncio.to_thread(_project_context, session, settings, principal, code)
+    return render(
+        request,
+        "project.html",
+        settings=settings,
+        principal=principal,
+        status_code=status,
+        outcome=outcome,
+        **context,
+    )
