@@ -66,7 +66,7 @@ def _safe_next(value: str | None) -> str:
     return "/"
 
 
-async def _principal(request: Request, session: Session, settings: Settings) -> Principal:
+async def page_user(request: Request, session: Session, settings: Settings) -> Principal:
     principal = await asyncio.to_thread(session_principal, request, session, settings)
     if principal is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -84,7 +84,7 @@ async def _form(request: Request) -> dict[str, Any]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-def _refuse_csrf(request: Request, settings: Settings, principal: Principal) -> Response:
+def refuse_csrf(request: Request, settings: Settings, principal: Principal) -> Response:
     return render(
         request,
         "error.html",
@@ -159,10 +159,10 @@ async def login(request: Request, session: SessionDep, settings: SettingsDep) ->
 
 @router.post("/logout")
 async def logout(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    principal = await _principal(request, session, settings)
+    principal = await page_user(request, session, settings)
     form = await _form(request)
     if not csrf_valid(request, settings, form.get(CSRF_FIELD)):
-        return _refuse_csrf(request, settings, principal)
+        return refuse_csrf(request, settings, principal)
     response = _see_other("/login")
     end_session(response)
     return response
@@ -190,7 +190,7 @@ async def home(
     fiscal_year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    principal = await _principal(request, session, settings)
+    principal = await page_user(request, session, settings)
     context = await asyncio.to_thread(
         _dashboard,
         request,
@@ -272,9 +272,9 @@ def _dashboard(
 async def new_project_page(
     request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    principal = await _principal(request, session, settings)
+    principal = await page_user(request, session, settings)
     if principal.role is not Role.DEPARTMENT:
-        return _error(request, settings, principal, 403, "error.forbidden")
+        return error_page(request, settings, principal, 403, "error.forbidden")
     return render(
         request,
         "new_project.html",
@@ -300,12 +300,12 @@ async def file_project(
     settings: SettingsDep,
     client: TemporalClientDep,
 ) -> Response:
-    principal = await _principal(request, session, settings)
+    principal = await page_user(request, session, settings)
     form = await _form(request)
     if not csrf_valid(request, settings, form.get(CSRF_FIELD)):
-        return _refuse_csrf(request, settings, principal)
+        return refuse_csrf(request, settings, principal)
     if principal.role is not Role.DEPARTMENT:
-        return _error(request, settings, principal, 403, "error.forbidden")
+        return error_page(request, settings, principal, 403, "error.forbidden")
     fields = (
         "code",
         "name",
@@ -344,7 +344,7 @@ async def file_project(
 # --- the project page ------------------------------------------------------------------------
 
 
-def _error(
+def error_page(
     request: Request, settings: Settings, principal: Principal, status: int, key: str
 ) -> Response:
     return render(
@@ -365,12 +365,12 @@ async def project_page(
     settings: SettingsDep,
     done: str | None = None,
 ) -> Response:
-    principal = await _principal(request, session, settings)
+    principal = await page_user(request, session, settings)
     try:
         context = await asyncio.to_thread(_project_context, session, settings, principal, code)
     except Problem as problem:
         if problem.status == 404:
-            return _error(request, settings, principal, 404, "error.not_found")
+            return error_page(request, settings, principal, 404, "error.not_found")
         raise
     return render(
         request,
@@ -420,26 +420,50 @@ async def project_action(
     settings: SettingsDep,
     client: TemporalClientDep,
 ) -> Response:
-    principal = await _principal(request, session, settings)
+    principal = await page_user(request, session, settings)
     form = await _form(request)
     if not csrf_valid(request, settings, form.get(CSRF_FIELD)):
-        return _refuse_csrf(request, settings, principal)
+        return refuse_csrf(request, settings, principal)
     try:
         row = await asyncio.to_thread(
             projects.visible_row, session=session, principal=principal, code=code
         )
     except Problem:
-        return _error(request, settings, principal, 404, "error.not_found")
+        return error_page(request, settings, principal, 404, "error.not_found")
     if action not in PERSON_ACTIONS:
-        return _error(request, settings, principal, 404, "error.not_found")
+        return error_page(request, settings, principal, 404, "error.not_found")
     year = form.get("fiscal_year", "")
     project = ProjectState.model_validate(row.snapshot)
     cycle = project.cycle(int(year)) if year.isdigit() else None
     codes = [i.code for i in cycle.indicators] if cycle else []
     body = payload_from_form(action, form, codes=codes)
+    return await act_and_show(
+        request,
+        session=session,
+        settings=settings,
+        client=client,
+        principal=principal,
+        code=code,
+        action=action,
+        body=body,
+        form=form,
+    )
+
+
+async def act_and_show(
+    request: Request,
+    *,
+    session: Session,
+    settings: Settings,
+    client: TemporalClientDep,
+    principal: Principal,
+    code: str,
+    action: str,
+    body: dict[str, Any],
+    form: dict[str, Any],
+) -> Response:
+    """Take the action; back to the project page, which shows why if it was refused."""
     rules = await asyncio.to_thread(calendar.rules_in_force, session=session, settings=settings)
-    outcome: dict[str, Any]
-    status = 200
     try:
         await projects.take_action(
             session=session,
@@ -453,26 +477,44 @@ async def project_action(
             rules=rules,
         )
     except Problem as problem:
-        status = problem.status if problem.status < 500 else 503
-        outcome = {
-            "action": action,
-            "fiscal_year": year,
-            "status": problem.status,
-            "unmet": problem.extra.get("unmet", []),
-            "errors": problem.extra.get("errors", []),
-            "detail": problem.detail,
-            "form": form,
-        }
         log.info("web_action_refused", project_code=code, action=action, status=problem.status)
-    else:
-        return _see_other(f"/projects/{quote(code)}?done={action}")
+        return await show_refusal(
+            request,
+            session=session,
+            settings=settings,
+            principal=principal,
+            code=code,
+            outcome={
+                "action": action,
+                "fiscal_year": form.get("fiscal_year", ""),
+                "status": problem.status,
+                "unmet": problem.extra.get("unmet", []),
+                "errors": problem.extra.get("errors", []),
+                "detail": problem.detail,
+                "form": form,
+            },
+        )
+    return _see_other(f"/projects/{quote(code)}?done={action}")
+
+
+async def show_refusal(
+    request: Request,
+    *,
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    code: str,
+    outcome: dict[str, Any],
+) -> Response:
+    """The project page again, with what was wrong above it and the form as it was filled."""
     context = await asyncio.to_thread(_project_context, session, settings, principal, code)
+    status = outcome["status"]
     return render(
         request,
         "project.html",
         settings=settings,
         principal=principal,
-        status_code=status,
+        status_code=status if status < 500 else 503,
         outcome=outcome,
         **context,
     )
