@@ -73,7 +73,7 @@ def state_counts(session: Session, principal: Principal) -> list[tuple[str, int]
     project = _scope(
         select(col(ProjectRow.state), func.count()).group_by(col(ProjectRow.state)), principal
     )
-    counts: dict[str, int] = dict(session.execute(project).tuples().all())
+    counts: dict[str, int] = dict(session.execute(project).all())
     cycle = _scope(
         select(col(CycleRow.state), func.count())
         .join(ProjectRow, col(ProjectRow.code) == col(CycleRow.code))
@@ -81,7 +81,7 @@ def state_counts(session: Session, principal: Principal) -> list[tuple[str, int]
         .group_by(col(CycleRow.state)),
         principal,
     )
-    counts.update(dict(session.execute(cycle).tuples().all()))
+    counts.update(dict(session.execute(cycle).all()))
     return [(s, counts[s]) for s in (*PROJECT_STATES, *CYCLE_STATES) if counts.get(s)]
 
 
@@ -92,7 +92,7 @@ def warning_counts(session: Session, principal: Principal) -> dict[str, int]:
         .group_by(col(ProjectRow.warning)),
         principal,
     )
-    return dict(session.execute(query).tuples().all())
+    return dict(session.execute(query).all())
 
 
 def grade_distribution(
@@ -109,7 +109,7 @@ def grade_distribution(
         principal,
     )
     table: dict[tuple[str, int], dict[str, int]] = defaultdict(dict)
-    for department, year, grade, count in session.execute(query).tuples():
+    for department, year, grade, count in session.execute(query):
         table[(department, year)][grade] = count
     return dict(sorted(table.items()))
 
@@ -125,7 +125,7 @@ def cuts(session: Session, principal: Principal) -> list[Cut]:
         principal,
     )
     found: list[Cut] = []
-    for row, year in session.execute(query).tuples():
+    for row, year in session.execute(query):
         cycle = ProjectState.model_validate(row.snapshot).cycle(year)
         if cycle is None or cycle.review is None or not cycle.review.cut_percent:
             continue
@@ -236,7 +236,7 @@ def execution_bars(session: Session, codes: list[str], fiscal_year: int) -> list
         .order_by(col(ProjectRow.code))
     )
     bars = []
-    for code, name, approved, executed in session.execute(query).tuples():
+    for code, name, approved, executed in session.execute(query):
         if not approved:
             continue
         bars.append(

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
+from models.lifecycle import ACTIONS
 from models.project_state import ProjectState
 from service import excel, projects
 from service.deps import SessionDep, SettingsDep, TemporalClientDep
@@ -62,6 +63,8 @@ async def import_goals(
         )
     except Problem:
         return error_page(request, settings, principal, 404, "error.not_found")
+    if principal.role is not ACTIONS["submit_goals"].role:
+        return error_page(request, settings, principal, 403, "error.forbidden")
     upload = form.get("file")
     data = await upload.read() if isinstance(upload, UploadFile) else b""
 

@@ -65,11 +65,16 @@ def session_principal(request: Request, session: Session, settings: Settings) ->
     return Principal.of(user)
 
 
-def csrf_token(request: Request, settings: Settings) -> str:
-    """The CSRF token of this session: an HMAC of the session token under the server secret."""
-    token = request.cookies.get(SESSION_COOKIE, "")
-    digest = hmac.new(settings.jwt_secret.encode(), b"csrf:" + token.encode(), hashlib.sha256)
+def csrf_for(session_token: str, settings: Settings) -> str:
+    """The CSRF token of a session: an HMAC of its token under the server secret."""
+    digest = hmac.new(
+        settings.jwt_secret.encode(), b"csrf:" + session_token.encode(), hashlib.sha256
+    )
     return digest.hexdigest()
+
+
+def csrf_token(request: Request, settings: Settings) -> str:
+    return csrf_for(request.cookies.get(SESSION_COOKIE, ""), settings)
 
 
 def csrf_valid(request: Request, settings: Settings, given: str | None) -> bool:

@@ -22,6 +22,7 @@ from models.notification_tables import Notification, Recipient
 from service.auth import ALGORITHM
 from service.db import session_scope
 from service.users import add_user
+from service.web.session import CSRF_FIELD, LOGIN_CSRF_COOKIE, SESSION_COOKIE, csrf_for
 from tests import factories as f
 from tests.api.conftest import PASSWORD, Api
 
@@ -96,8 +97,36 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int, int]] = {
     ("GET",    "/api/public/disclosures"):                (200, 200, 200, 200, 200, 200, 200),
     ("GET",    "/public/"):                               (200, 200, 200, 200, 200, 200, 200),
     ("GET",    "/public/projects/{code}"):                (200, 200, 200, 200, 200, 200, 200),
+    # The workbench's pages: a cookie session instead of a bearer token (see `PAGES`); without
+    # one a page redirects to /login (303). Refusals are pages, not problem details.
+    ("GET",    "/login"):                                 (200, 200, 200, 200, 200, 200, 200),
+    # Each role signs in with its password and the sign-in form's CSRF cookie; "anon" posts
+    # an empty form, without the CSRF pair.
+    ("POST",   "/login"):                                 (303, 303, 303, 303, 303, 303, 403),
+    ("POST",   "/logout"):                                (303, 303, 303, 303, 303, 303, 303),
+    ("GET",    "/lang/{lang}"):                           (303, 303, 303, 303, 303, 303, 303),
+    ("GET",    "/"):                                      (200, 200, 200, 200, 200, 200, 303),
+    ("GET",    "/projects/new"):                          (403, 403, 200, 200, 403, 403, 303),
+    ("POST",   "/projects"):                              (403, 403, 303, 303, 403, 403, 303),
+    ("GET",    "/projects/{code}"):                       (200, 200, 200, 404, 404, 200, 303),
+    # `submit` of a fresh D1 project, as the API row above.
+    ("POST",   "/projects/{code}/actions/{action}"):      (403, 403, 303, 404, 404, 403, 303),
+    ("GET",    "/excel/goals-template.xlsx"):             (200, 200, 200, 200, 200, 200, 303),
+    # No file: the department's own import is refused as an invalid sheet (422).
+    ("POST",   "/projects/{code}/goals/import"):          (403, 403, 422, 404, 404, 403, 303),
+    # The project has no self-evaluation yet: nothing to export or report, even where visible.
+    ("GET",    "/projects/{code}/self-evaluation/{year}.xlsx"): (404, 404, 404, 404, 404, 404, 303),
+    ("GET",    "/projects/{code}/report/{year}.pdf"):     (404, 404, 404, 404, 404, 404, 303),
+    ("GET",    "/projects/{code}/report/{year}"):         (404, 404, 404, 404, 404, 404, 303),
 }
 # fmt: on
+
+# Page routes: the caller's token travels as the session cookie, forms carry the CSRF token.
+PAGES = frozenset(
+    route
+    for route in MATRIX
+    if not route[1].startswith(("/api", "/openapi", "/docs", "/redoc", "/healthz"))
+)
 
 
 @dataclass
@@ -124,6 +153,7 @@ class Call:
     path: str
     json: Any = None
     data: dict[str, str] | None = None
+    cookies: dict[str, str] = field(default_factory=dict)
 
 
 Builder = Callable[[World, "str | None"], Awaitable[Call]]
@@ -234,6 +264,27 @@ def _of_expert(suffix: str, json: Any = None, *, suspended: bool = False) -> Bui
     return build
 
 
+def _csrf(world: World, role: str | None) -> dict[str, str]:
+    if role is None:
+        return {}
+    return {CSRF_FIELD: csrf_for(world.api.tokens[role], world.api.settings)}
+
+
+async def _page_login(world: World, role: str | None) -> Call:
+    if role is None:
+        return Call("/login", data={})
+    pair = "matrix-login-csrf"
+    form = {"username": role, "password": PASSWORD, CSRF_FIELD: pair}
+    return Call("/login", data=form, cookies={LOGIN_CSRF_COOKIE: pair})
+
+
+def _page_form(path: str, fields: dict[str, str] | None = None) -> Builder:
+    async def build(world: World, role: str | None) -> Call:
+        return Call(path, data={**_csrf(world, role), **(fields or {})})
+
+    return build
+
+
 def _selections() -> Builder:
     async def build(world: World, role: str | None) -> Call:
         return Call(f"/api/key-evaluations/{datetime.now(UTC).year}/selections", {"seed": 1})
@@ -245,6 +296,37 @@ async def _assign(world: World, role: str | None) -> Call:
     year = datetime.now(UTC).year + 1
     body = {"fiscal_year": year, "expert_ids": [_library_entry(world)]}
     return Call(f"/api/projects/{world.project}/key-evaluation/evaluators", body)
+
+
+async def _page_file(world: World, role: str | None) -> Call:
+    year = datetime.now(UTC).year + 1
+    filing = {k: str(v) for k, v in f.filing(world.fresh("W"), start=year, end=year).items()}
+    filing.pop("major")
+    return Call("/projects", data={**_csrf(world, role), **filing})
+
+
+async def _page_submit(world: World, role: str | None) -> Call:
+    year = datetime.now(UTC).year + 1
+    code = world.fresh("S")
+    filed = await world.api.post("/api/projects", "clerk1", f.filing(code, start=year, end=year))
+    assert filed.status_code == 201, filed.text
+    return Call(f"/projects/{code}/actions/submit", data=_csrf(world, role))
+
+
+def _of_project_page(suffix: str, fields: dict[str, str] | None = None) -> Builder:
+    async def build(world: World, role: str | None) -> Call:
+        return Call(
+            f"/projects/{world.project}{suffix}", data={**_csrf(world, role), **(fields or {})}
+        )
+
+    return build
+
+
+def _page_of_project(suffix: str) -> Builder:
+    async def build(world: World, role: str | None) -> Call:
+        return Call(f"/projects/{world.project}{suffix}")
+
+    return build
 
 
 REQUESTS: dict[Route, Builder] = {
@@ -308,6 +390,24 @@ REQUESTS: dict[Route, Builder] = {
     ("GET", "/api/public/disclosures"): _static("/api/public/disclosures?year=2027"),
     ("GET", "/public/"): _static("/public/"),
     ("GET", "/public/projects/{code}"): _of_public_project,
+    ("GET", "/login"): _static("/login"),
+    ("POST", "/login"): _page_login,
+    ("POST", "/logout"): _page_form("/logout"),
+    ("GET", "/lang/{lang}"): _static("/lang/en?next=/"),
+    ("GET", "/"): _static("/"),
+    ("GET", "/projects/new"): _static("/projects/new"),
+    ("POST", "/projects"): _page_file,
+    ("GET", "/projects/{code}"): _page_of_project(""),
+    ("POST", "/projects/{code}/actions/{action}"): _page_submit,
+    ("GET", "/excel/goals-template.xlsx"): _static("/excel/goals-template.xlsx"),
+    ("POST", "/projects/{code}/goals/import"): _of_project_page(
+        "/goals/import", {"fiscal_year": str(datetime.now(UTC).year + 1)}
+    ),
+    ("GET", "/projects/{code}/self-evaluation/{year}.xlsx"): _page_of_project(
+        "/self-evaluation/2027.xlsx"
+    ),
+    ("GET", "/projects/{code}/report/{year}.pdf"): _page_of_project("/report/2027.pdf"),
+    ("GET", "/projects/{code}/report/{year}"): _page_of_project("/report/2027"),
 }
 
 
@@ -355,14 +455,33 @@ def _sent_notification(session: Session, code: str) -> int:
     return row.id
 
 
-async def _send(api: Api, method: str, call: Call, headers: dict[str, str]) -> tuple[int, str]:
+def _credentials(route: Route, token: str | None) -> dict[str, str]:
+    """The token as a bearer header for the API, as the session cookie for a page."""
+    if token is None:
+        return {}
+    if route in PAGES:
+        return {"Cookie": f"{SESSION_COOKIE}={token}"}
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def _send(api: Api, route: Route, call: Call, headers: dict[str, str]) -> tuple[int, str]:
+    if call.cookies:
+        jar = "; ".join(f"{k}={v}" for k, v in call.cookies.items())
+        headers = {**headers, "Cookie": "; ".join(filter(None, (headers.get("Cookie"), jar)))}
     response = await api.http.request(
-        method, call.path, json=call.json, data=call.data, headers=headers
+        route[0], call.path, json=call.json, data=call.data, headers=headers
     )
     if response.status_code >= 400:
-        # Every refusal is problem details, whoever asked.
-        assert response.headers["content-type"].startswith("application/problem+json")
-        assert response.json()["status"] == response.status_code
+        if route in PAGES:
+            # A refused page is a page people can read, in the workbench's frame.
+            assert response.headers["content-type"].startswith("text/html"), (
+                call.path,
+                response.text,
+            )
+        else:
+            # Every refusal of the API is problem details, whoever asked.
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.json()["status"] == response.status_code
     return response.status_code, response.text
 
 
@@ -383,8 +502,10 @@ async def test_every_role_gets_what_the_table_says(api: Api) -> None:
     for (method, template), expected in MATRIX.items():
         for role, status in zip(ROLES, expected, strict=True):
             call = await REQUESTS[method, template](world, role)
-            headers = api.auth(role) if role is not None else {}
-            got, text = await _send(api, method, call, headers)
+            token = api.tokens[role] if role is not None else None
+            got, text = await _send(
+                api, (method, template), call, _credentials((method, template), token)
+            )
             if got != status:
                 mismatches.append(f"{method} {call.path} as {role or 'anonymous'}: {got} {text}")
     assert not mismatches, "\n".join(mismatches)
@@ -411,14 +532,15 @@ async def test_bad_tokens_get_what_anonymous_gets(api: Api, credential: str) -> 
     else:
         claims = {"sub": "admin", "iat": datetime.now(UTC), "exp": datetime.now(UTC) + timedelta(1)}
         token = jwt.encode(claims, "another-secret-that-is-long-enough-0123456789", ALGORITHM)
-    headers = {"Authorization": f"Bearer {token}"}
     anonymous = ROLES.index(None)
     mismatches = []
     for (method, template), expected in MATRIX.items():
         if (method, template) == ("POST", "/api/auth/token"):
             continue  # takes a password, not a token
         call = await REQUESTS[method, template](world, None)
-        got, text = await _send(api, method, call, headers)
+        got, text = await _send(
+            api, (method, template), call, _credentials((method, template), token)
+        )
         if got != expected[anonymous]:
             mismatches.append(f"{method} {call.path} with {credential} token: {got} {text}")
     assert not mismatches, "\n".join(mismatches)
