@@ -10,6 +10,7 @@ from service import auth
 pytest_plugins = [
     "tests.support.temporal",
     "tests.support.databases",
+    "tests.support.browser",
 ]
 
 

@@ -53,8 +53,13 @@ async def import_goals(
 ) -> Response:
     """Read a 绩效目标申报表 and submit its goals for the year named in the form."""
     principal = await page_user(request, session, settings)
-    form = await request.form()
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    async with request.form() as form:  # closes the uploaded file's spool at the end
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        upload = form.get("file")
+        data = await upload.read() if isinstance(upload, UploadFile) else b""
+    if any("\x00" in v for v in fields.values()):
+        # The door lets this route's binary upload through unscanned (`service.app`).
+        return error_page(request, settings, principal, 422, "error.nul")
     if not _csrf_ok(request, settings, fields):
         return refuse_csrf(request, settings, principal)
     try:
@@ -65,8 +70,6 @@ async def import_goals(
         return error_page(request, settings, principal, 404, "error.not_found")
     if principal.role is not ACTIONS["submit_goals"].role:
         return error_page(request, settings, principal, 403, "error.forbidden")
-    upload = form.get("file")
-    data = await upload.read() if isinstance(upload, UploadFile) else b""
 
     def refused(errors: list[dict[str, str]]) -> dict[str, object]:
         return {

@@ -202,6 +202,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "level2.satisfaction": ("服务对象满意度指标", "Beneficiary satisfaction"),
     "yes": ("是", "Yes"),
     "no": ("否", "No"),
+    "error.nul": ("表单含有不允许的空字符（U+0000）", "The form contains a NUL character (U+0000)"),
     "error.not_found": ("找不到该项目", "No such project"),
     "error.forbidden": ("您无权执行此操作", "You may not do this"),
     "error.unavailable": (

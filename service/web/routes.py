@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -20,7 +21,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from models.engine_time import business_today
-from models.lifecycle import PERSON_ACTIONS
+from models.lifecycle import CYCLE_STATES, PERSON_ACTIONS, PROJECT_STATES
 from models.project_state import ProjectFiling, ProjectState
 from models.vocabulary import BudgetType, Grade, ProjectKind, Role, WarningLevel
 from service import calendar, projects, users
@@ -178,6 +179,11 @@ def switch_language(lang: i18n.Lang, next: str | None = None) -> Response:
 # --- the dashboard ---------------------------------------------------------------------------
 
 
+def _choice(value: str | None, allowed: Iterable[str]) -> str | None:
+    """A filter as a form sends it: empty ("all") or not one of `allowed` is no filter."""
+    return value if value and value in allowed else None
+
+
 @router.get("/")
 async def home(
     request: Request,
@@ -185,12 +191,13 @@ async def home(
     settings: SettingsDep,
     state: str | None = None,
     department: str | None = None,
-    warning: WarningLevel | None = None,
-    grade: Grade | None = None,
-    fiscal_year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
+    warning: str | None = None,
+    grade: str | None = None,
+    fiscal_year: str | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     principal = await page_user(request, session, settings)
+    year = int(fiscal_year) if fiscal_year and fiscal_year.isdigit() else None
     context = await asyncio.to_thread(
         _dashboard,
         request,
@@ -198,11 +205,11 @@ async def home(
         settings,
         principal,
         filters={
-            "state": state or None,
+            "state": _choice(state, (*PROJECT_STATES, *CYCLE_STATES)),
             "department": department or None,
-            "warning": warning.value if warning else None,
-            "grade": grade.value if grade else None,
-            "fiscal_year": fiscal_year,
+            "warning": _choice(warning, [w.value for w in WarningLevel]),
+            "grade": _choice(grade, [g.value for g in Grade]),
+            "fiscal_year": year if year is not None and 2000 <= year <= 2200 else None,
         },
         page=page,
     )
