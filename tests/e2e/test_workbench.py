@@ -81,7 +81,7 @@ async def _wait_for_state(page: Any, state: str) -> None:
     raise AssertionError(f"{state} never shown; current: {await _current_states(page)}")
 
 
-def _goals_sheet(amount: object, rows: list[tuple[object, ...]]) -> bytes:
+def _goals_sheet(amount: Any, rows: list[tuple[Any, ...]]) -> bytes:
     book = load_workbook(io.BytesIO(excel.goals_template(example=False)))
     sheet = book[excel.GOALS_SHEET]
     sheet[excel.AMOUNT_CELL] = amount

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from functools import cache
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,13 +39,17 @@ def _settings() -> BrowserSettings:
     return BrowserSettings()
 
 
-def chromium_or_skip() -> Path:
-    if CHROMIUM.exists():
-        return CHROMIUM
-    reason = f"{CHROMIUM} is missing (apt-get install chromium)"
+def missing(reason: str) -> NoReturn:
+    """Skip for want of a system package the browser tests need; fail in CI, where it must be."""
     if _settings().require_browser:
         pytest.fail(f"{reason} (and PERFBUDGET_REQUIRE_BROWSER=1)", pytrace=False)
     pytest.skip(reason)
+
+
+def chromium_or_skip() -> Path:
+    if CHROMIUM.exists():
+        return CHROMIUM
+    missing(f"{CHROMIUM} is missing (apt-get install chromium)")
 
 
 @pytest.fixture(scope="session")
