@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlmodel import Session, col
 
-from models.engine import Lifecycle
+from models.duties import open_duties
 from models.engine_time import business_today
+from models.escalation import overdue_duties
 from models.lifecycle import CYCLE_OPEN_STATES, CYCLE_STATES, PROJECT_STATES
 from models.project_state import ProjectState
 from models.rules import Rules
@@ -29,7 +30,8 @@ from service.auth import Principal
 from service.projects import READ_ALL
 
 # Bounds that keep a dashboard's cost independent of the number of projects.
-OVERDUE_SCAN = 300  # most recent overdue notices looked at
+OVERDUE_SCAN = 200  # most recent overdue notices looked at
+OVERDUE_SHOWN = 100  # the most overdue first
 TODO_SCAN = 500  # open projects of one department looked at for its to-do list
 CUTS_SHOWN = 50
 
@@ -144,9 +146,10 @@ def cuts(session: Session, principal: Principal) -> list[Cut]:
 
 
 def _duties(row: ProjectRow, *, now: datetime, rules: Rules, owner: Role | None) -> list[TodoItem]:
+    # The duty rules themselves, not `Lifecycle`: building its state machines per row would
+    # cost more than everything else on the page.
     project = ProjectState.model_validate(row.snapshot)
-    lifecycle = Lifecycle(project, rules)
-    late = {d.key for d in lifecycle.overdue(now)}
+    late = {d.key for d in overdue_duties(project, rules, now)}
     today = business_today(now, rules)
     return [
         TodoItem(
@@ -158,12 +161,12 @@ def _duties(row: ProjectRow, *, now: datetime, rules: Rules, owner: Role | None)
             overdue=d.key in late,
             days_left=(d.due - today).days,
         )
-        for d in lifecycle.duties(now)
+        for d in open_duties(project, rules.calendar, today)
         if owner is None or d.owner is owner
     ]
 
 
-def overdue_duties(
+def overdue_list(
     session: Session, principal: Principal, *, now: datetime, rules: Rules
 ) -> list[TodoItem]:
     """Duties late now, on the projects whose ladder has sent an overdue notice."""
@@ -186,7 +189,7 @@ def overdue_duties(
         for item in _duties(row, now=now, rules=rules, owner=None)
         if item.overdue
     ]
-    return sorted(items, key=lambda i: (i.due, i.code))
+    return sorted(items, key=lambda i: (i.due, i.code))[:OVERDUE_SHOWN]
 
 
 def todo(session: Session, principal: Principal, *, now: datetime, rules: Rules) -> list[TodoItem]:

@@ -236,13 +236,14 @@ def _dashboard(
     progress = dashboard.time_progress(today, year)
     bars = dashboard.execution_bars(session, [p.code for p in listing.items], year)
     grades = dashboard.grade_distribution(session, principal)
+    counts = dashboard.state_counts(session, principal)
     grade_names = {g.value: i18n.grade_name(g.value, lang) for g in Grade}
     context: dict[str, Any] = {
         "filters": filters,
         "listing": listing,
         "pages": max(1, math.ceil(listing.total / PAGE_SIZE)),
         "year": year,
-        "state_counts": dashboard.state_counts(session, principal),
+        "state_counts": counts,
         "warnings": dashboard.warning_counts(session, principal),
         "departments": dashboard.departments_seen(session, principal),
         "grades": grades,
@@ -261,13 +262,13 @@ def _dashboard(
         )
         if grades
         else None,
-        "all_states": [*dict.fromkeys(s for s, _ in dashboard.state_counts(session, principal))],
+        "all_states": [s for s, _ in counts],
         "grade_values": [g.value for g in Grade],
     }
     if principal.role is Role.DEPARTMENT:
         context["todo"] = dashboard.todo(session, principal, now=now, rules=rules)
     if principal.role in projects.READ_ALL:
-        context["overdue"] = dashboard.overdue_duties(session, principal, now=now, rules=rules)
+        context["overdue"] = dashboard.overdue_list(session, principal, now=now, rules=rules)
         context["cuts"] = dashboard.cuts(session, principal)
     return context
 
