@@ -7,8 +7,9 @@ flat form fields to the payload's shape.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from models.vocabulary import Achievement, Assessor, ExitReason, WarningDecision
@@ -39,7 +40,8 @@ class FormSpec:
     progress: bool = False  # report_monitoring: actual per indicator of the year
     results: bool = False  # submit_self_evaluation: result per indicator of the year
     scores: bool = False  # submit_assessment: the five dimensions
-    extra: dict[str, Any] = field(default_factory=dict)
+    # An action without its own form yet: its payload typed as JSON, checked like the API's.
+    json: bool = False
 
 
 def _options(prefix: str, values: Any) -> tuple[tuple[str, str], ...]:
@@ -112,6 +114,14 @@ FORMS: dict[str, FormSpec] = {
     ),
 }
 
+# What an action the workbench has no form for yet gets: the API's JSON body in a text box.
+JSON_FORM = FormSpec(json=True)
+
+
+def form_for(action: str) -> FormSpec:
+    return FORMS.get(action, JSON_FORM)
+
+
 ACHIEVEMENTS = _options("achievement", Achievement)
 INDICATOR_COLUMNS = ("code", "level1", "level2", "name", "operator", "target", "unit", "weight")
 
@@ -121,6 +131,14 @@ def _text(form: Mapping[str, Any], name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+class FormError(ValueError):
+    """A field the form itself cannot read (the payload's own checks come after)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
 def payload_from_form(action: str, form: Mapping[str, Any], *, codes: list[str]) -> dict[str, Any]:
     """The JSON body the API would get for `action`, from a posted form.
 
@@ -128,8 +146,16 @@ def payload_from_form(action: str, form: Mapping[str, Any], *, codes: list[str])
     self-evaluation results). Empty optional fields are left out, so the payload model's own
     defaults and messages apply.
     """
-    spec = FORMS.get(action, FormSpec())
+    spec = form_for(action)
     body: dict[str, Any] = {}
+    if spec.json:
+        try:
+            typed = json.loads(_text(form, "payload_json") or "{}")
+        except json.JSONDecodeError as invalid:
+            raise FormError("payload_json", f"不是有效的 JSON：{invalid.msg}") from None
+        if not isinstance(typed, dict):
+            raise FormError("payload_json", "须为 JSON 对象")
+        body.update(typed)
     year = _text(form, "fiscal_year")
     if year:
         body["fiscal_year"] = year

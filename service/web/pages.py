@@ -16,7 +16,7 @@ from models.lifecycle import ACTIONS, CYCLE_STATES, PROJECT_STATES
 from service.auth import Principal
 from service.settings import Settings
 from service.web import charts, i18n
-from service.web.forms import ACHIEVEMENTS, ASSESSMENT_DIMENSIONS, FORMS, MAX_INDICATOR_ROWS
+from service.web.forms import ACHIEVEMENTS, ASSESSMENT_DIMENSIONS, MAX_INDICATOR_ROWS, form_for
 from service.web.session import CSRF_FIELD, LANG_COOKIE, csrf_token
 
 HERE = Path(__file__).parent
@@ -96,7 +96,7 @@ def render(
             "me": principal,
             "csrf_field": CSRF_FIELD,
             "csrf": csrf_token(request, settings) if principal else "",
-            "forms": FORMS,
+            "form_for": form_for,
             "actions": ACTIONS,
             "achievements": ACHIEVEMENTS,
             "dimensions": ASSESSMENT_DIMENSIONS,

@@ -31,7 +31,7 @@ from service.problems import Problem, validation_errors
 from service.routes.auth import get_login_throttle
 from service.settings import Settings
 from service.web import charts, dashboard, i18n
-from service.web.forms import payload_from_form
+from service.web.forms import FormError, payload_from_form
 from service.web.pages import lang_of, render
 from service.web.session import (
     CSRF_FIELD,
@@ -444,7 +444,25 @@ async def project_action(
     project = ProjectState.model_validate(row.snapshot)
     cycle = project.cycle(int(year)) if year.isdigit() else None
     codes = [i.code for i in cycle.indicators] if cycle else []
-    body = payload_from_form(action, form, codes=codes)
+    try:
+        body = payload_from_form(action, form, codes=codes)
+    except FormError as unreadable:
+        return await show_refusal(
+            request,
+            session=session,
+            settings=settings,
+            principal=principal,
+            code=code,
+            outcome={
+                "action": action,
+                "fiscal_year": year,
+                "status": 422,
+                "unmet": [],
+                "errors": [{"field": unreadable.field, "reason": unreadable.reason}],
+                "detail": "",
+                "form": form,
+            },
+        )
     return await act_and_show(
         request,
         session=session,

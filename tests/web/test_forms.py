@@ -1,0 +1,65 @@
+"""Action forms: flat form fields become the payload the API would get."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.actions import PAYLOADS
+from models.lifecycle import PERSON_ACTIONS
+from service.web.forms import FORMS, FormError, form_for, payload_from_form
+from service.web.i18n import MESSAGES, action_name
+
+
+def test_every_person_action_has_a_form_and_a_chinese_name() -> None:
+    """Today's actions have their own forms; a label of every field is in the catalogue."""
+    assert set(PERSON_ACTIONS) <= set(FORMS)
+    for action in PERSON_ACTIONS:
+        assert action_name(action, "zh") != action
+        for field in FORMS[action].fields:
+            assert field.label in MESSAGES
+            assert all(key in MESSAGES for _value, key in field.options)
+
+
+def test_goals_rows_become_indicators_and_blank_rows_are_ignored() -> None:
+    form = {
+        "fiscal_year": "2027",
+        "requested_amount": "1000000",
+        "ind_0_code": "O1", "ind_0_level1": "output", "ind_0_level2": "quantity",
+        "ind_0_name": "里程", "ind_0_operator": ">=", "ind_0_target": "100", "ind_0_weight": "1",
+        "ind_1_level1": "output", "ind_1_level2": "quantity", "ind_1_operator": ">=",
+    }  # fmt: skip
+    body = payload_from_form("submit_goals", form, codes=[])
+    assert body["indicators"] == [
+        {"code": "O1", "level1": "output", "level2": "quantity", "name": "里程",
+         "operator": ">=", "target": "100", "weight": "1"},
+    ]  # fmt: skip
+    PAYLOADS["submit_goals"].model_validate(body)  # what the API would accept as well
+
+
+def test_results_take_actuals_or_achievements_per_indicator_of_the_year() -> None:
+    form = {
+        "fiscal_year": "2027",
+        "executed_amount": "5",
+        "actual_O1": "90",
+        "achievement_E1": "partly",
+    }
+    body = payload_from_form("submit_self_evaluation", form, codes=["O1", "E1"])
+    assert body == {
+        "fiscal_year": "2027",
+        "executed_amount": "5",
+        "results": [{"code": "O1", "actual": "90"}, {"code": "E1", "achievement": "partly"}],
+    }
+    PAYLOADS["submit_self_evaluation"].model_validate(body)
+
+
+def test_an_action_without_a_form_takes_its_payload_as_json() -> None:
+    """New actions slot in before their form is designed: the API's JSON body, checked alike."""
+    assert form_for("a_future_action").json
+    body = payload_from_form(
+        "a_future_action", {"fiscal_year": "2027", "payload_json": '{"x": 1}'}, codes=[]
+    )
+    assert body == {"fiscal_year": "2027", "x": 1}
+    with pytest.raises(FormError, match="JSON"):
+        payload_from_form("a_future_action", {"payload_json": "{nope"}, codes=[])
+    with pytest.raises(FormError, match="对象"):
+        payload_from_form("a_future_action", {"payload_json": "[1]"}, codes=[])
