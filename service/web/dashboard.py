@@ -21,6 +21,7 @@ from sqlmodel import Session, col
 from models.duties import open_duties
 from models.engine_time import business_today
 from models.escalation import overdue_duties
+from models.evaluator_tables import EvaluatorAssignmentRow
 from models.lifecycle import CYCLE_OPEN_STATES, CYCLE_STATES, PROJECT_STATES
 from models.project_state import ProjectState
 from models.rules import Rules
@@ -67,7 +68,12 @@ def _scope(query: _Query, principal: Principal) -> _Query:
         return query
     if principal.role is Role.DEPARTMENT and principal.department is not None:
         return query.where(col(ProjectRow.department) == principal.department)
-    return query.where(col(ProjectRow.code).is_(None))  # nothing (evaluators: assignments)
+    if principal.role is Role.EVALUATOR:  # the projects it is commissioned to evaluate
+        assigned = select(col(EvaluatorAssignmentRow.code)).where(
+            col(EvaluatorAssignmentRow.username) == principal.username
+        )
+        return query.where(col(ProjectRow.code).in_(assigned))
+    return query.where(col(ProjectRow.code).is_(None))
 
 
 def state_counts(session: Session, principal: Principal) -> list[tuple[str, int]]:

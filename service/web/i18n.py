@@ -54,7 +54,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dash.cuts_empty": ("暂无压减", "No cuts"),
     "dash.execution": ("预算执行率与时间进度", "Execution rate against time progress"),
     "dash.assignments": ("我的评价任务", "My assignments"),
-    "dash.assignments_empty": ("暂无委托的评价任务", "No evaluation has been assigned to you yet"),
+    "dash.assignments_empty": ("暂无委托的评价任务", "No evaluation is assigned to you"),
     "dash.all": ("全部", "All"),
     "filter.submit": ("筛选", "Filter"),
     "filter.department": ("部门", "Department"),
