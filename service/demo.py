@@ -26,9 +26,10 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 from temporalio.client import Client
 
+from models.kinds import template_for
 from models.project_state import ProjectFiling, ProjectState
 from models.tables import ProjectRow, User
-from models.vocabulary import Role
+from models.vocabulary import BudgetType, ProjectKind, Role
 from service import projects
 from service.auth import Principal
 from service.calendar import rules_in_force
@@ -56,6 +57,18 @@ USERS: dict[str, tuple[Role, str | None]] = {
 }
 CLERK = {"JYJ": "jiaoyu", "JTJ": "jiaotong", "WJW": "weijian"}
 FINANCE = "caizheng"
+
+
+def template_indicators(budget_type: str, kind: str) -> list[dict[str, Any]]:
+    """The indicators the goals template of this budget type and kind requires."""
+    template = template_for(BudgetType(budget_type), ProjectKind(kind))
+    return [
+        {"code": need.code, "level1": need.level1.value, "level2": need.level2.value,
+         "name": need.name_zh, "weight": 5, "unit": need.unit,
+         **({"operator": ">=", "target": 100} if need.quantitative
+            else {"operator": "qualitative", "target": "符合规定"})}
+        for need in template.required
+    ]  # fmt: skip
 
 
 def indicators(subject: str, unit: str, target: int) -> list[dict[str, Any]]:
@@ -103,8 +116,16 @@ def _filing(code: str, name: str, kind: str, budget: str, start: int, end: int, 
 class _Script:
     """Builds the steps of one story with the usual bodies."""
 
-    def __init__(self, story: Story, clerk: str, subject: tuple[str, str, int]) -> None:
-        self.story, self.clerk, self.subject = story, clerk, subject
+    def __init__(
+        self, story: Story, clerk: str, subject: tuple[str, str, int], next_year: int
+    ) -> None:
+        self.story, self.clerk, self.subject, self.next_year = story, clerk, subject, next_year
+        self.required = template_indicators(story.filing["budget_type"], story.filing["kind"])
+
+    def goals(self, year: int, amount: int, target: int | None = None) -> dict[str, Any]:
+        subject, unit, usual = self.subject
+        return {"fiscal_year": year, "requested_amount": amount,
+                "indicators": indicators(subject, unit, target or usual) + self.required}  # fmt: skip
 
     def step(self, who: str, action: str, body: dict[str, Any] | None = None) -> _Script:
         self.story.steps.append((who, action, body or {}))
@@ -115,12 +136,13 @@ class _Script:
         return self
 
     def budgeted(self, year: int, amount: int) -> _Script:
-        subject, unit, target = self.subject
-        goals = {"fiscal_year": year, "requested_amount": amount,
-                 "indicators": indicators(subject, unit, target)}  # fmt: skip
-        self.step(self.clerk, "submit_goals", goals)
+        self.step(self.clerk, "submit_goals", self.goals(year, amount))
         self.step(FINANCE, "approve_goals", {"fiscal_year": year})
         return self.step(FINANCE, "approve_budget", {"fiscal_year": year, "amount": amount})
+
+    def next_goals(self, amount: int, target: int) -> _Script:
+        """Goals for the next fiscal year."""
+        return self.step(self.clerk, "submit_goals", self.goals(self.next_year, amount, target))
 
     def evaluated(self, year: int, amount: int, grade: str) -> _Script:
         share, quality, effect, satisfaction = GRADE_RESULTS[grade]
@@ -129,7 +151,11 @@ class _Script:
             {"code": "O2", "actual": quality},
             {"code": "E1", "achievement": effect},
             {"code": "S1", "actual": satisfaction},
-        ]
+        ] + [
+            {"code": need["code"], "actual": 100} if need["operator"] != "qualitative"
+            else {"code": need["code"], "achievement": "achieved"}
+            for need in self.required
+        ]  # fmt: skip
         # Finance closes the year early (it would close by itself on 31 December).
         self.step(FINANCE, "close_year", {"fiscal_year": year})
         return self.step(self.clerk, "submit_self_evaluation",
@@ -156,11 +182,7 @@ def stories(today: date) -> list[Story]:
     def story(filing: dict[str, Any], subject: tuple[str, str, int]) -> _Script:
         made.append(Story(filing))
         department = {"XX": "JYJ", "JT": "JTJ", "WS": "WJW"}[filing["code"][:2]]
-        return _Script(made[-1], CLERK[department], subject)
-
-    def goals(subject: str, unit: str, target: int, amount: int) -> dict[str, Any]:
-        return {"fiscal_year": nxt, "requested_amount": amount,
-                "indicators": indicators(subject, unit, target)}  # fmt: skip
+        return _Script(made[-1], CLERK[department], subject, nxt)
 
     jyj, jtj, wjw = CLERK["JYJ"], CLERK["JTJ"], CLERK["WJW"]
     # 教育局
@@ -168,7 +190,7 @@ def stories(today: date) -> list[Story]:
            ("改造校舍面积", "平方米", 12000))
      .step(jyj, "submit").budgeted(this, 3_000_000).monitored(this, aug, 2_100_000)
      .evaluated(this, 3_000_000, "good").reviewed(this, "目标基本完成")
-     .step(jyj, "submit_goals", goals("改造校舍面积", "平方米", 10000, 2_500_000)))  # fmt: skip
+     .next_goals(2_500_000, 10000))  # fmt: skip
     (story(_filing("XX-002", "学生营养改善计划", "policy", "general_public", this, nxt, 6_000_000, "刘芳"),
            ("受益学生人数", "人", 20000))
      .step(jyj, "submit").budgeted(this, 3_000_000).monitored(this, aug, 600_000)
@@ -180,7 +202,7 @@ def stories(today: date) -> list[Story]:
      .step(jyj, "submit").budgeted(this, 1_000_000))  # fmt: skip  # the monitoring report is overdue
     (story(_filing("XX-004", "校园安全设施建设", "project", "government_fund", nxt, nxt, 1_200_000, "孙丽"),
            ("安装监控点位", "个", 800))
-     .step(jyj, "submit").step(jyj, "submit_goals", goals("安装监控点位", "个", 800, 1_200_000))
+     .step(jyj, "submit").next_goals(1_200_000, 800)
      .step(FINANCE, "return_goals", {"fiscal_year": nxt, "comment": "指标不够细化量化，请补充时效指标"}))  # fmt: skip
     # 交通运输局
     (story(_filing("JT-001", "农村公路提档升级", "project", "government_fund", this, this + 2, 30_000_000, "周强", major=True),
@@ -195,10 +217,10 @@ def stories(today: date) -> list[Story]:
      .step(jtj, "submit").budgeted(this, 5_000_000).monitored(this, aug, 1_000_000)
      .step(jtj, "respond_to_warning", {"fiscal_year": this, "decision": "continue",
                                        "comment": "下半年集中拨付，继续实施"})
-     .step(jtj, "submit_goals", goals("公交运营线路", "条", 62, 5_000_000)))  # fmt: skip
+     .next_goals(5_000_000, 62))  # fmt: skip
     (story(_filing("JT-003", "智慧交通平台建设", "project", "state_capital", nxt, nxt + 1, 8_000_000, "郑军"),
            ("接入路口数量", "个", 300))
-     .step(jtj, "submit").step(jtj, "submit_goals", goals("接入路口数量", "个", 300, 4_000_000)))  # fmt: skip
+     .step(jtj, "submit").next_goals(4_000_000, 300))  # fmt: skip
     (story(_filing("JT-004", "公共停车设施建设", "project", "general_public", this, nxt, 5_000_000, "冯涛"),
            ("新增停车泊位", "个", 2000))
      .step(jtj, "submit").budgeted(this, 2_500_000)
@@ -210,7 +232,7 @@ def stories(today: date) -> list[Story]:
      .evaluated(this, 2_000_000, "fair").reviewed(this, "部分设备闲置")
      .step(wjw, "submit_rectification", {"fiscal_year": this, "report": "已调配闲置设备至乡镇卫生院"})
      .step(FINANCE, "accept_rectification", {"fiscal_year": this, "comment": "整改到位"})
-     .step(wjw, "submit_goals", goals("购置设备台数", "台", 300, 1_800_000)))  # fmt: skip
+     .next_goals(1_800_000, 300))  # fmt: skip
     (story(_filing("WS-002", "城乡居民医保补助", "policy", "social_insurance", this, nxt, 40_000_000, "黄敏"),
            ("参保人数", "万人", 40))
      .step(wjw, "submit").budgeted(this, 20_000_000).monitored(this, aug, 14_000_000)

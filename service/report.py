@@ -21,6 +21,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from models.kinds import KIND_ZH
 from models.project_state import Cycle, ProjectState
 from models.vocabulary import GRADE_ZH, Grade, ResultConsequence
 from service.excel import LEVEL1_ZH, LEVEL2_ZH, OPERATOR_ZH
@@ -38,7 +39,6 @@ BUDGET_ZH = {
     "state_capital": "国有资本经营预算",
     "social_insurance": "社会保险基金预算",
 }
-KIND_ZH = {"project": "项目", "policy": "政策"}
 CONSEQUENCE_ZH = {
     ResultConsequence.PRIORITY: "评价结果为优，下一年度预算安排中优先保障。",
     ResultConsequence.KEEP: "评价结果为良，保持现有支持力度，并针对失分指标加以改进。",
@@ -112,7 +112,7 @@ def build_report(project: ProjectState, fiscal_year: int, *, now: datetime) -> R
         ("项目名称", f"{info.name}（{info.code}）"),
         ("主管部门", info.department),
         ("项目责任人", info.owner + ("（重大项目，绩效终身责任追究）" if info.major else "")),
-        ("项目类别", f"{KIND_ZH[info.kind.value]}，{BUDGET_ZH[info.budget_type.value]}"),
+        ("项目类别", f"{KIND_ZH[info.kind]}，{BUDGET_ZH[info.budget_type.value]}"),
         ("实施期", f"{info.start_year}—{info.end_year} 年，总金额 {_money(info.total_amount)}"),
         ("评价年度", str(fiscal_year)),
         ("年度预算", f"申请 {_money(cycle.requested_amount)}，批复 {_money(available)}"),
@@ -160,7 +160,7 @@ def build_report(project: ProjectState, fiscal_year: int, *, now: datetime) -> R
         "satisfaction": "满意度指标",
     }
     parts = [(names[k], v) for k, v in sheet.parts.model_dump().items()]
-    conclusion = f"{fiscal_year} 年度该{KIND_ZH[info.kind.value]}绩效评价得分 {plain(score)} 分，等级为“{GRADE_ZH[grade]}”。"
+    conclusion = f"{fiscal_year} 年度该{KIND_ZH[info.kind]}绩效评价得分 {plain(score)} 分，等级为“{GRADE_ZH[grade]}”。"
     if review is not None:
         conclusion += CONSEQUENCE_ZH[review.consequence]
         if review.cut_percent:

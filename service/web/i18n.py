@@ -179,11 +179,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "achievement.achieved": ("达成", "Achieved"),
     "achievement.partly": ("部分达成", "Partly achieved"),
     "achievement.not_achieved": ("未达成", "Not achieved"),
+    "conclusion.support": ("予以支持", "Support"),
+    "conclusion.support_after_adjustment": ("调整后支持", "Support after adjustment"),
+    "conclusion.reject": ("不予支持", "Reject"),
     "warning.none": ("无", "None"),
     "warning.yellow": ("黄色预警", "Yellow"),
     "warning.red": ("红色预警", "Red"),
     "kind.project": ("项目", "Project"),
     "kind.policy": ("政策", "Policy"),
+    "kind.government_investment_fund": ("政府投资基金", "Government investment fund"),
+    "kind.ppp": ("政府和社会资本合作（PPP）项目", "PPP project"),
+    "kind.procurement": ("政府采购项目", "Government procurement"),
+    "kind.purchased_service": ("政府购买服务项目", "Purchased service"),
+    "kind.debt": ("政府债务项目", "Government debt project"),
     "budget.general_public": ("一般公共预算", "General public budget"),
     "budget.government_fund": ("政府性基金预算", "Government funds budget"),
     "budget.state_capital": ("国有资本经营预算", "State capital budget"),
@@ -274,7 +282,8 @@ def message(key: str, lang: Lang, **values: object) -> str:
 
 
 def state_name(state: str, lang: Lang) -> str:
-    return pick(lang, STATE_ZH.get(state, state), _STATE_EN.get(state, state))
+    english = _STATE_EN.get(state, state.replace("_", " ").capitalize())
+    return pick(lang, STATE_ZH.get(state, state), english)
 
 
 def action_name(action: str, lang: Lang) -> str:

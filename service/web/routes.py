@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from models.engine_time import business_today
+from models.kinds import KIND_FILING_FIELDS
 from models.lifecycle import CYCLE_STATES, PERSON_ACTIONS, PROJECT_STATES
 from models.project_state import ProjectFiling, ProjectState
 from models.vocabulary import BudgetType, Grade, ProjectKind, Role, WarningLevel
@@ -295,7 +296,9 @@ async def new_project_page(
 
 def _filing_choices() -> dict[str, Any]:
     return {
-        "kinds": [k.value for k in ProjectKind],
+        # Kinds whose filing needs more (a payment table, a management fee) are filed through
+        # the API until the form has those fields.
+        "kinds": [k.value for k in ProjectKind if not KIND_FILING_FIELDS.get(k)],
         "budget_types": [b.value for b in BudgetType],
         "this_year": datetime.now(UTC).year,
     }
