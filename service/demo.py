@@ -334,7 +334,13 @@ async def seed(
     """Add the demo district and drive its projects; returns the passwords it generated."""
     passwords = await asyncio.to_thread(add_people, settings)
     today = datetime.now(UTC).date()
-    await asyncio.gather(*(_play(s, settings, client) for s in stories(today)))
+    played = await asyncio.gather(
+        *(_play(s, settings, client) for s in stories(today)), return_exceptions=True
+    )
+    for story, outcome in zip(stories(today), played, strict=True):
+        if isinstance(outcome, BaseException):
+            # The users exist already: their passwords must still be printed below.
+            log.error("demo_project_failed", project_code=story.filing["code"], exc_info=outcome)
     say("Demo district seeded (PERFBUDGET_DEMO=0 to start empty). Sign in at /login with:")
     for username, (role, department) in USERS.items():
         where = f" {department}" if department else ""
