@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 # Colours chosen for contrast on white (WCAG AA for the text drawn on them is not needed:
 # labels sit outside the bars).
 GREEN, YELLOW, RED, GREY, BLUE = "#2e7d32", "#b8860b", "#c62828", "#9e9e9e", "#1565c0"
-GRADE_COLOURS = {"excellent": "#1b5e20", "good": "#43a047", "fair": "#f9a825", "poor": "#c62828"}
+GRADE_COLOURS = {"excellent": "#1b5e20", "good": "#1565c0", "fair": "#f9a825", "poor": "#c62828"}
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,8 @@ def grade_chart(
             )
             if w >= 14:
                 parts.append(
-                    f'<text x="{x + w / 2:.1f}" y="{y + 16}" font-size="11" fill="#fff" '
+                    f'<text x="{x + w / 2:.1f}" y="{y + 16}" font-size="11" '
+                    f'fill="{"#000" if grade == "fair" else "#fff"}" '
                     f'text-anchor="middle">{n}</text>'
                 )
             x += w
