@@ -18,6 +18,7 @@ the real now and only moves forward.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import sys
@@ -445,7 +446,8 @@ async def simulate(
 
     Without `env` a time-skipping test server is started (and stopped) for this run. With a
     shared `env` (tests), workflow ids get a unique prefix and every workflow still open at the
-    end is terminated, so that later users of the server's clock are not held up by them.
+    end is ended with finance's `exit`, also when the run fails: one left running would push
+    the shared server's clock on by years at every later wait of another user.
     """
     began = time.perf_counter()
     async with AsyncExitStack() as stack:
@@ -475,11 +477,17 @@ async def simulate(
             task_queue=task_queue,
             id_prefix=f"sim-{uuid.uuid4().hex[:8]}-" if shared else "",
         )
-        await run.play()
-        await asyncio.to_thread(_capture, engine, settings)
-        timeline, final = await run.collect(engine)
+        try:
+            await run.play()
+            await asyncio.to_thread(_capture, engine, settings)
+            timeline, final = await run.collect(engine)
+        except BaseException:
+            if shared:  # a failed run must not leave its projects arming timers either
+                with contextlib.suppress(Exception):
+                    await run.close_open()
+            raise
         if shared:
-            await run.terminate_open()
+            await run.close_open()
         ran = time.perf_counter()
     return Simulation(
         timeline=timeline,
@@ -795,12 +803,15 @@ class _Run:
             raise TypeError(f"expected a ProjectState, got {state!r}")
         return state
 
-    async def terminate_open(self) -> None:
-        async def terminate(project: _Project) -> None:
+    async def close_open(self) -> None:
+        """End every project still open with finance's `exit` (never terminate: see
+        `close_project`), while the worker runs; closed ones are left as they are."""
+
+        async def close(project: _Project) -> None:
             handle = self._client.get_workflow_handle(project.handle.id)
             await close_project(handle, "simulation over")
 
-        await asyncio.gather(*(terminate(p) for p in self._projects.values()))
+        await asyncio.gather(*(close(p) for p in self._projects.values()))
 
 
 @dataclass(frozen=True)

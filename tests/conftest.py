@@ -8,6 +8,8 @@ from argon2 import PasswordHasher, profiles
 from service import auth
 
 pytest_plugins = [
+    # Before `temporal`, which imports it (a plugin must be registered before its import).
+    "tests.support.started",
     "tests.support.temporal",
     "tests.support.databases",
     "tests.support.browser",

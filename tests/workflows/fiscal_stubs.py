@@ -3,6 +3,7 @@ tests and the history recorder): the real fan-out runs on the dev server in test
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ from activities.fiscal_year import (
 from models.calendar import FiscalCalendar
 from models.fiscal_notice import FiscalPhase
 from service.worker import workflow_runner
+from tests.support.started import end_started
 from workflows.fiscal_year import FiscalYearWorkflow
 
 
@@ -66,6 +68,8 @@ class Recorder:
 
 @asynccontextmanager
 async def fiscal_year_worker(env: WorkflowEnvironment, recorder: Recorder) -> AsyncIterator[str]:
+    """A worker on a fresh task queue; on the way out it cancels any fiscal-year run started
+    there that is still open (a test that failed before its result), while it still runs."""
     task_queue = f"fy-{uuid.uuid4()}"
     async with Worker(
         env.client,
@@ -74,4 +78,11 @@ async def fiscal_year_worker(env: WorkflowEnvironment, recorder: Recorder) -> As
         activities=[recorder.calendar_in_force, recorder.release, recorder.signal_batch],
         workflow_runner=workflow_runner(),
     ):
-        yield task_queue
+        try:
+            yield task_queue
+        except BaseException:
+            # The failure is the news; the autouse guard names any workflow still open.
+            with contextlib.suppress(Exception):
+                await end_started(env.client, task_queue)
+            raise
+        await end_started(env.client, task_queue)

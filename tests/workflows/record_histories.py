@@ -22,6 +22,7 @@ from models.calendar import FiscalCalendar
 from models.fiscal_notice import FISCAL_NOTICE_SIGNAL, FiscalNotice, FiscalPhase
 from models.fiscal_year import local_midnight
 from service.temporal_client import test_server_path
+from tests.support.started import TRACKER
 from tests.support.temporal import add_search_attributes
 from tests.workflows import scenarios
 from tests.workflows.fiscal_stubs import Recorder, fiscal_year_worker
@@ -44,7 +45,10 @@ ENDED_BY_EXIT = frozenset({"two-poor-years", "key-evaluation"})
 
 async def record(prefix: str, only: frozenset[str] | None = None) -> list[Path]:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(test_server_path()), data_converter=pydantic_data_converter
+        test_server_existing_path=str(test_server_path()),
+        data_converter=pydantic_data_converter,
+        # The scenarios' workers end what they started from what this records.
+        interceptors=[TRACKER],
     )
     written: list[Path] = []
     try:

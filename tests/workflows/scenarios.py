@@ -7,6 +7,7 @@ server turns into an instant jump.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,9 +26,9 @@ from models.project_state import Actor, HistoryEntry, ProjectInfo, ProjectState
 from models.rules import Rules
 from models.vocabulary import Grade, Role
 from service.db import engine_for
-from service.project_client import close_project
 from service.worker import build_worker
 from tests import factories as f
+from tests.support.started import end_started
 from workflows.project import ActOutcome, ActRequest, ProjectWorkflow, ProjectWorkflowInput
 
 ACTORS = {
@@ -35,11 +36,6 @@ ACTORS = {
     Role.FINANCE: Actor(username="officer", role=Role.FINANCE),
     Role.EVALUATOR: Actor(username="expert1", role=Role.EVALUATOR),
 }
-
-
-# Every workflow a test starts, so the suite can end those still running after the test:
-# the time-skipping server stops skipping while a timer's task waits for a worker that is gone.
-STARTED: list[WorkflowHandle[Any, Any]] = []
 
 
 @asynccontextmanager
@@ -53,9 +49,11 @@ async def running_worker(
 ) -> AsyncIterator[tuple[str, Engine]]:
     """A worker writing the projection to `database_url`, on a fresh task queue by default.
 
-    On exit it first ends, with finance's `exit`, every workflow the tests started (unless
-    `end_workflows` is False): a timer or activity task left behind for a stopped worker
-    freezes the time-skipping server's clock for every later test.
+    On the way out, while the worker still runs, every workflow started on its task queue that
+    is still open is ended with finance's `exit` (`tests.support.started`): one left running
+    would push the shared time-skipping server's clock on by years at every later wait. With
+    `end_workflows=False` they are left for a next worker on the same queue, unless the block
+    failed: then no next worker is coming.
     """
     engine = engine_for(database_url)
     SQLModel.metadata.create_all(engine)
@@ -70,15 +68,13 @@ async def running_worker(
         ):
             try:
                 yield task_queue, engine
-            finally:
-                if end_workflows:
-                    await end_running(STARTED)
-                    STARTED.clear()
-
-
-async def end_running(handles: list[WorkflowHandle[Any, Any]]) -> None:
-    for handle in handles:
-        await close_project(handle, "test finished")
+            except BaseException:
+                # The failure is the news; the autouse guard names any workflow still open.
+                with contextlib.suppress(Exception):
+                    await end_started(client, task_queue)
+                raise
+            if end_workflows:
+                await end_started(client, task_queue)
 
 
 @dataclass
@@ -142,7 +138,6 @@ async def start_project(
         task_queue=task_queue,
         static_summary=f"{code} {info.name}",
     )
-    STARTED.append(handle)
     return Scenario(env=env, handle=handle)
 
 

@@ -17,6 +17,7 @@ from models.calendar import FiscalCalendar, MonthDay
 from models.fiscal_notice import FiscalPhase
 from models.fiscal_year import local_midnight
 from models.project_state import ProjectState
+from tests.support.temporal import closed_result
 from tests.workflows import scenarios
 from tests.workflows.fiscal_stubs import Recorder, fiscal_year_worker
 from workflows.fiscal_year import FiscalYearInput, FiscalYearReport, FiscalYearWorkflow
@@ -36,6 +37,22 @@ async def _start(
     return await env.client.start_workflow(
         FiscalYearWorkflow.run, inp, id=f"fiscal-year-{uuid.uuid4()}", task_queue=task_queue
     )
+
+
+async def _report_after(
+    env: WorkflowEnvironment,
+    handle: WorkflowHandle[FiscalYearWorkflow, FiscalYearReport],
+    offset: float,
+    last_call: datetime | None = None,
+) -> FiscalYearReport:
+    """The year's report, the clock moved (business time) just past its last call, no further:
+    waiting with `handle.result()` would let the clock skip on by years once the run closed
+    (see `closed_result`)."""
+    if last_call is not None:
+        now = await env.get_current_time() + timedelta(seconds=offset)
+        await env.sleep(last_call + timedelta(minutes=1) - now)
+    report: FiscalYearReport = await closed_result(env, handle)
+    return report
 
 
 def _at(year: int, month: int, day: int) -> datetime:
@@ -59,7 +76,7 @@ async def test_a_year_of_calls_on_the_dates_of_the_calendar(
         handle = await _start(
             env, task_queue, FiscalYearInput(clock_offset_seconds=offset, batch_size=50)
         )
-        report = await handle.result()
+        report = await _report_after(env, handle, offset, _at(2027, 8, 1))
 
     assert report.year == 2027
     wanted = [
@@ -116,7 +133,7 @@ async def test_a_late_start_skips_stale_calls_and_a_calendar_change_moves_the_ne
             monitoring_call=MonthDay(month=8, day=10),
         )
         await handle.signal(FiscalYearWorkflow.update_calendar, moved)
-        report = await handle.result()
+        report = await _report_after(env, handle, offset, _at(2027, 8, 10))
 
     issued = recorder.issued()
     assert [(phase, year) for phase, year, _ in issued] == [
@@ -151,7 +168,7 @@ async def test_a_long_fan_out_continues_as_new_without_repeating_a_batch(
                 max_history_events=100,
             ),
         )
-        report = await handle.result()
+        report = await _report_after(env, handle, offset)  # every call due at once
         first_run = await env.client.get_workflow_handle(
             handle.id, run_id=handle.first_execution_run_id
         ).fetch_history()

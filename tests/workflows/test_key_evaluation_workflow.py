@@ -15,6 +15,7 @@ from models.project_state import Actor, ProjectState
 from models.tables import CycleRow
 from models.vocabulary import Grade, Role
 from tests import factories as f
+from tests.support.temporal import closed_result
 from tests.workflows import scenarios
 from workflows import search_attributes as sa
 from workflows.project import ActRequest, ProjectWorkflow
@@ -91,7 +92,7 @@ async def test_key_evaluation_grade_overrides_the_self_evaluation(
         description = await s.handle.describe()
         assert description.typed_search_attributes.get(sa.GRADE) == "poor"
         await s.act("exit", {"reason": "cancelled", "comment": "测试结束"})
-        await s.handle.result()
+        await closed_result(env, s.handle)
         with Session(engine) as session:
             row = session.exec(
                 select(CycleRow).where(

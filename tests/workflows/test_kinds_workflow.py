@@ -17,6 +17,7 @@ from models.rules import Rules
 from models.tables import HistoryRow
 from models.vocabulary import BudgetType, ProjectKind, Role
 from tests import factories_kinds as fk
+from tests.support.temporal import closed_result
 from tests.workflows import scenarios
 from workflows.project import ProjectWorkflow, ProjectWorkflowInput
 
@@ -43,7 +44,6 @@ async def test_ppp_pays_two_periods_by_score(
             id="project-TS-PPP",
             task_queue=task_queue,
         )
-        scenarios.STARTED.append(handle)
         s = scenarios.Scenario(env=env, handle=handle)
 
         await s.act("submit")
@@ -78,7 +78,7 @@ async def test_ppp_pays_two_periods_by_score(
         assert (await s.state()).state == "active"  # last year's results applied, not paid
         await s.act("record_performance_payment", {"fiscal_year": b + 1, "comment": "第二期"})
 
-        final: ProjectState = await handle.result()
+        final: ProjectState = await closed_result(env, handle)
         assert final.state == "completed"
         payments = [c.performance_payment for c in final.cycles]
         assert [(p.score, p.band.payment_pct, p.amount) for p in payments if p] == [

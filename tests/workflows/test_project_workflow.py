@@ -12,6 +12,7 @@ from models.project_state import ProjectState
 from models.tables import CycleRow, HistoryRow, ProjectRow
 from models.vocabulary import Grade
 from tests import factories as f
+from tests.support.temporal import closed_result
 from tests.workflows import scenarios
 from workflows import search_attributes as sa
 
@@ -35,7 +36,7 @@ async def test_three_year_project_completes_across_continue_as_new(
     env = time_skipping_env
     async with scenarios.running_worker(env.client, sqlite_url) as (task_queue, engine):
         s = await scenarios.three_year_project_with_a_fair_year(env, task_queue, "TS-3Y")
-        final: ProjectState = await s.handle.result()
+        final: ProjectState = await closed_result(env, s.handle)
 
         assert final.state == "completed"
         assert [c.grade for c in final.cycles] == [Grade.FAIR, Grade.GOOD, Grade.EXCELLENT]
@@ -81,7 +82,7 @@ async def test_two_poor_years_propose_exit(
         description = await s.handle.describe()
         assert description.typed_search_attributes.get(sa.GRADE) == "poor"
         await s.act("exit", {"reason": "low_performance", "comment": "连续两年差"})
-        final: ProjectState = await s.handle.result()
+        final: ProjectState = await closed_result(env, s.handle)
         assert final.state == "exited"
         assert final.exit_reason == "low_performance"
 
