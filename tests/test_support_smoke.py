@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import psycopg
 import pytest
@@ -121,6 +122,25 @@ async def test_a_fiscal_year_left_running_is_cancelled_by_its_worker(
         assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
     assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
     await _clock_moves(env)
+
+
+class _ClockAt:
+    """Stands in for an environment whose clock is at `when` (the shared one cannot go back)."""
+
+    def __init__(self, when: datetime) -> None:
+        self.when = when
+
+    async def get_current_time(self) -> datetime:
+        return self.when
+
+
+async def test_next_year_names_a_clock_too_late_for_a_scenario() -> None:
+    """The last start leaving a four-year scenario inside the 2200 limit, then a clear error."""
+    latest = cast(WorkflowEnvironment, _ClockAt(datetime(2195, 12, 31, 12, tzinfo=UTC)))
+    assert await scenarios.next_year(latest) == 2196
+    too_late = cast(WorkflowEnvironment, _ClockAt(datetime(2196, 1, 1, 12, tzinfo=UTC)))
+    with pytest.raises(RuntimeError, match=r"at 2196-01-01, too late .* earlier tests ran it away"):
+        await scenarios.next_year(too_late)
 
 
 async def test_dev_env_lists_by_search_attribute(dev_env: WorkflowEnvironment) -> None:

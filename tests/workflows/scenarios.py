@@ -22,13 +22,13 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from models.lifecycle import ACTIONS
-from models.project_state import Actor, HistoryEntry, ProjectInfo, ProjectState
+from models.project_state import Actor, HistoryEntry, ProjectFiling, ProjectInfo, ProjectState
 from models.rules import Rules
 from models.vocabulary import Grade, Role
 from service.db import engine_for
 from service.worker import build_worker
 from tests import factories as f
-from tests.support.started import end_started
+from tests.support.started import LONGEST_TEST_SPAN, end_started
 from workflows.project import ActOutcome, ActRequest, ProjectWorkflow, ProjectWorkflowInput
 
 ACTORS = {
@@ -141,9 +141,26 @@ async def start_project(
     return Scenario(env=env, handle=handle)
 
 
+# The last year a filing may name, and the most years a scenario here runs past its first.
+LAST_FILING_YEAR: int = ProjectFiling.model_json_schema()["properties"]["end_year"]["maximum"]
+SCENARIO_YEARS = 4
+
+
 async def next_year(env: WorkflowEnvironment) -> int:
-    """The first fiscal year after the server's current one: scenarios are dated from it."""
-    return (await env.get_current_time()).astimezone(UTC).year + 1
+    """The first fiscal year after the server's current one: scenarios are dated from it.
+
+    A clock run so far that a scenario would cross the filing limit is named as such, rather
+    than left to surface as a validation error of some filing deep in a scenario.
+    """
+    now = (await env.get_current_time()).astimezone(UTC)
+    if now.year + 1 + SCENARIO_YEARS > LAST_FILING_YEAR:
+        raise RuntimeError(
+            f"the shared time-skipping server's clock is at {now:%Y-%m-%d}, too late for a "
+            f"scenario of {SCENARIO_YEARS} years before {LAST_FILING_YEAR}: earlier tests ran "
+            f"it away (tests.support.started fails any test moving it by more than "
+            f"{LONGEST_TEST_SPAN.days} days, and names workflows left running)"
+        )
+    return now.year + 1
 
 
 async def three_year_project_with_a_fair_year(
