@@ -65,12 +65,13 @@ async def closed_result(
 ) -> Any:
     """The result of a workflow that ends without more time passing, the clock left alone.
 
-    `handle.result()` on the time-skipping server lets the clock skip while it waits, and the
-    server skips even when the workflow has already closed: observed, to ten years after the
-    start of the project's last run (a timer closed runs leave behind, their default timeout,
-    it seems). Each such wait pushed the shared clock on by up to a decade; over a session, to
-    the 2200 limit of a filing. So the close is awaited in real time (`seconds` at most) and
-    the result fetched with skipping kept locked.
+    `handle.result()` on the time-skipping server lets the clock skip while it waits, also
+    just after the workflow closed; and a workflow that continued as new leaves its 10-year
+    default execution timeout armed after it closed (a plain one does not: the Java test
+    server cancels that timer only for the run it started, sdk-java#191). So every such wait
+    on a project jumped the shared clock to ten years after the project started; over a
+    session, to the 2200 limit of a filing. Here the close is awaited in real time (`seconds`
+    at most) and the result fetched with skipping kept locked.
     """
     await wait_closed(handle, seconds)
     with env.auto_time_skipping_disabled():
