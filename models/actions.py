@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.assessment import AssessmentScores
+from models.control_number import ControlFacts
 from models.indicators import Code, Indicator, IndicatorResult
 from models.key_evaluation import EvaluatorDraw, KeyEvaluator, KeyScores, SelectionReason
 from models.kinds import ProcurementMethod
@@ -70,6 +71,10 @@ class ReturnGoals(YearPayload):
 
 class ApproveBudget(YearPayload):
     amount: PositiveMoney
+    # Set by the service, never by a caller (`service.projects` refuses it in a request body):
+    # the reservation the department's year workflow granted or refused for this amount.
+    # None: that department has no control number for the year (no ceiling).
+    control: ControlFacts | None = None
 
 
 class Progress(Payload):

@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 
 from models import actions as a
+from models.control_number import reservation_refusal
 from models.evaluators import conflicts_of
 from models.key_evaluation import SelectionReason, key_grade, score_problems
 from models.kinds import PAYS_BY_PERFORMANCE, template_for, template_problems
@@ -214,6 +215,23 @@ def _within_total_amount(ctx: GuardContext) -> str | None:
             f"{already + ctx.payload.amount}, above the project's total {ctx.project.info.total_amount}"
         )
     return None
+
+
+def _within_control_number(ctx: GuardContext) -> str | None:
+    """The department's control number for the year holds this approval (see ControlFacts)."""
+    if not isinstance(ctx.payload, a.ApproveBudget) or ctx.payload.control is None:
+        return None  # no control number set for the department and year: no ceiling
+    facts = ctx.payload.control
+    if (
+        facts.department != ctx.project.info.department
+        or facts.fiscal_year != ctx.fiscal_year
+        or facts.amount != ctx.payload.amount
+    ):
+        return (
+            f"the control-number reservation ({facts.department}, {facts.fiscal_year}, "
+            f"{facts.amount}) does not match this approval"
+        )
+    return reservation_refusal(facts)
 
 
 def _year_started(ctx: GuardContext) -> str | None:
@@ -595,6 +613,13 @@ GUARDS: dict[str, Guard] = {
             "total approvals stay within the project's total amount",
             "累计批复不得超过项目总额",
             _within_total_amount,
+            needs_payload=True,
+        ),
+        Guard(
+            "within_control_number",
+            "the department's project budgets stay within its control number",
+            "部门项目预算累计批复不得超过预算控制数",
+            _within_control_number,
             needs_payload=True,
         ),
         Guard("year_started", "the fiscal year has begun", "预算年度已开始", _year_started),

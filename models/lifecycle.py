@@ -254,6 +254,7 @@ ACTIONS: dict[str, ActionDef] = {
                     "assessment_passed",
                     "amount_within_request",
                     "within_total_amount",
+                    "within_control_number",
                 ),
             ),
         ),

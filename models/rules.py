@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.assessment import AssessmentRules
 from models.calendar import FiscalCalendar
+from models.department_rules import DepartmentRules
 from models.kinds import KindRules
 from models.ladder import Ladder
 from models.monitoring import MonitoringRules
@@ -91,5 +92,7 @@ class Rules(BaseModel):
     key_evaluation: KeyEvaluationRules = KeyEvaluationRules()
     # The four budgets' and special instruments' rules (monitoring thresholds, fund table).
     kinds: KindRules = KindRules()
+    # 部门整体绩效: control-number adjustments by grade and the assessment's weights (defaults).
+    department: DepartmentRules = DepartmentRules()
     # The business day is China Standard Time (no daylight saving): a year ends at local midnight.
     utc_offset_minutes: int = Field(default=480, ge=-720, le=840)

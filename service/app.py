@@ -26,6 +26,7 @@ from service.problems import TrackedSend, install_problem_handlers, problem_resp
 from service.routes import (
     auth,
     calendar,
+    department_years,
     departments,
     experts,
     health,
@@ -243,6 +244,7 @@ def _include_routers(app: FastAPI) -> None:
         auth,
         users,
         departments,
+        department_years,
         projects,
         key_evaluations,
         experts,

@@ -27,7 +27,8 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.actions import PAYLOADS
+from models.actions import PAYLOADS, ApproveBudget
+from models.control_number import ControlFacts
 from models.duties import LABEL_ZH as DUTY_LABEL_ZH
 from models.engine import Lifecycle
 from models.engine_time import business_today
@@ -46,6 +47,7 @@ from models.project_state import (
 from models.rules import Rules
 from models.tables import CycleRow, Department, HistoryRow, ProjectRow
 from models.vocabulary import Role
+from service import control_reservations
 from service.auth import Principal
 from service.calendar import rules_in_force
 from service.problems import Problem, validation_errors
@@ -469,6 +471,19 @@ def parse_payload(action: str, body: Any) -> Any:
             title="Unknown action",
             detail=f"{action!r} is not an action; actions: {', '.join(PERSON_ACTIONS)}",
         )
+    if action == "approve_budget" and isinstance(body, dict) and "control" in body:
+        raise Problem(
+            status=422,
+            title="Invalid request body",
+            detail="the body of approve_budget is not valid",
+            errors=[
+                {
+                    "field": "body.control",
+                    "reason": "set by the service from the department's control number; "
+                    "not accepted in a request",
+                }
+            ],
+        )
     try:
         return PAYLOADS[action].model_validate(body if body is not None else {})
     except ValidationError as invalid:
@@ -520,27 +535,36 @@ async def take_action(
             title="Forbidden",
             detail=f"only the {required.value} role may {action}",
         )
-    request = ActRequest(
-        action=action,
-        payload=payload.model_dump(mode="json"),
-        actor=Actor(
-            username=principal.username, role=principal.role, department=principal.department
-        ),
-    )
+    actor = Actor(username=principal.username, role=principal.role, department=principal.department)
+    request_id = idempotency_key or str(uuid.uuid4())
+    facts: ControlFacts | None = None
+    if isinstance(payload, ApproveBudget):
+        # Hold the amount against the department's control number first (race-free: see
+        # service.control_reservations); the project's guard judges what the hold answered.
+        facts = await control_reservations.reserve(
+            client,
+            department=row.department,
+            project_code=code,
+            payload=payload,
+            request_id=request_id,
+            actor=actor,
+        )
+        payload = payload.model_copy(update={"control": facts})
+    request = ActRequest(action=action, payload=payload.model_dump(mode="json"), actor=actor)
     handle = client.get_workflow_handle(workflow_id(code))
     try:
         outcome = await asyncio.wait_for(
-            handle.execute_update(
-                ProjectWorkflow.act,
-                request,
-                id=idempotency_key or str(uuid.uuid4()),
-            ),
+            handle.execute_update(ProjectWorkflow.act, request, id=request_id),
             timeout=UPDATE_TIMEOUT_SECONDS,
         )
     except WorkflowUpdateFailedError as failed:
+        if facts is not None:  # refused for sure: free what was held for it
+            await control_reservations.settle(client, facts, confirmed=False, actor=actor)
         raise _rejection_problem(failed.cause, action) from None
     except RPCError as error:
         if error.status is RPCStatusCode.NOT_FOUND:
+            if facts is not None:
+                await control_reservations.settle(client, facts, confirmed=False, actor=actor)
             # The workflow has finished (completed or exited): judge the action on its last state.
             raise _closed_project_problem(row, action, payload, principal, rules) from None
         raise
@@ -559,6 +583,8 @@ async def take_action(
             detail="this Idempotency-Key was used on this project for another request; "
             "a new request needs a new key",
         )
+    if facts is not None:
+        await control_reservations.settle(client, facts, confirmed=True, actor=actor)
     # The answer comes from the update's own result: the workflow's projection activity
     # brings the read model to the same seq a moment later (a reader who needs it can wait
     # for `seq`), and the API does not compete with it for the database on every action.

@@ -1,4 +1,4 @@
-"""The Temporal worker: project workflows and the activities that do their I/O."""
+"""The Temporal worker: project and department-year workflows and the activities of their I/O."""
 
 from __future__ import annotations
 
@@ -14,17 +14,19 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.department_projection import DepartmentProjectionActivities
 from activities.fiscal_year import FiscalYearActivities
 from activities.notifications import NotificationActivities
 from activities.projection import ProjectionActivities
 from service.schedules import ensure_fiscal_year_schedule
 from service.settings import Settings
+from workflows.department import DepartmentYearWorkflow
 from workflows.fiscal_year import FiscalYearWorkflow
 from workflows.project import ProjectWorkflow
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS: Sequence[type] = (ProjectWorkflow, FiscalYearWorkflow)
+WORKFLOWS: Sequence[type] = (ProjectWorkflow, FiscalYearWorkflow, DepartmentYearWorkflow)
 
 # Pure modules the sandbox may share with the worker instead of re-importing per run:
 # pytransitions (its Machine is built per run, never shared), pydantic, and our models.
@@ -47,10 +49,12 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 def activities_for(engine: Engine, settings: Settings) -> list[Any]:
     projection = ProjectionActivities(engine)
+    departments = DepartmentProjectionActivities(engine)
     notifications = NotificationActivities(engine, settings)
     fiscal_year = FiscalYearActivities(engine, settings)
     return [
         projection.project_snapshot,
+        departments.department_year_snapshot,
         notifications.deliver_notifications,
         fiscal_year.calendar_in_force,
         fiscal_year.signal_batch,

@@ -1,0 +1,298 @@
+"""DepartmentYearWorkflow: one department's fiscal year (部门整体绩效), id `department-<code>-<year>`.
+
+A thin driver around `models.department_lifecycle.DepartmentYear`, in the style of
+`ProjectWorkflow`: the `act` update validates an action (every unmet guard at once, in English
+and Chinese) and applies it; `reserve` and `settle_reservation` hold project budget approvals
+against the year's control number; the `fiscal_notice` signal records the zone's calls; the
+main loop keeps the SQL projection up to date and ends once finance has reviewed the year.
+
+Why reservations are updates here: Temporal runs one workflow's update handlers one at a time
+on one state, so "is there room for this amount? then hold it" cannot interleave between two
+finance officers approving two projects of the same department at once. The project's own
+guard (`within_control_number`) then judges the facts this workflow answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.department_projection import (
+        DEPARTMENT_SNAPSHOT,
+        DepartmentProjectionInput,
+        DepartmentProjectionResult,
+    )
+    from activities.notifications import DELIVER_NOTIFICATIONS, DeliverInput
+    from models.control_number import ControlFacts
+    from models.department_actions import DEPARTMENT_PAYLOADS
+    from models.department_lifecycle import FINAL_STATE, STATE_ZH, DepartmentYear
+    from models.department_state import DepartmentYearState
+    from models.engine import ActionRejected
+    from models.engine_time import business_today
+    from models.fiscal_notice import FISCAL_NOTICE_SIGNAL, FiscalNotice
+    from models.project_state import Actor, HistoryEntry
+    from models.rules import Rules
+    from models.vocabulary import Role
+
+REJECTED = "ActionRejected"
+BAD_PAYLOAD = "InvalidPayload"
+
+
+class DepartmentYearInput(BaseModel):
+    year: DepartmentYearState
+    rules: Rules = Rules()
+    projected_seq: int = 0
+    # As in ProjectWorkflowInput: business time = server time + this (tests, demos).
+    clock_offset_seconds: float = 0
+
+
+class DepartmentActRequest(BaseModel):
+    action: str
+    payload: dict[str, Any]
+    actor: Actor
+
+
+class DepartmentActOutcome(BaseModel):
+    year: DepartmentYearState  # without history
+    entries: list[HistoryEntry]
+
+
+class ReserveRequest(BaseModel):
+    reservation_id: str = Field(min_length=1, max_length=200)
+    project_code: str
+    amount: Decimal = Field(gt=0)
+    actor: Actor
+
+
+class SettleRequest(BaseModel):
+    reservation_id: str
+    confirmed: bool  # True: the project approved; False: it refused, free the amount
+    actor: Actor
+
+
+class AssessmentNoticeRequest(BaseModel):
+    detail: dict[str, Any]
+    actor: Actor
+
+
+class DepartmentYearView(BaseModel):
+    year: DepartmentYearState
+    allowed: dict[str, list[str]]  # by role
+
+
+def department_workflow_id(department: str, fiscal_year: int) -> str:
+    return f"department-{department}-{fiscal_year}"
+
+
+@workflow.defn
+class DepartmentYearWorkflow:
+    @workflow.init
+    def __init__(self, inp: DepartmentYearInput) -> None:
+        self._input = inp
+        self._state = inp.year
+        self._engine = DepartmentYear(self._state, inp.rules)
+        self._projected_seq = inp.projected_seq
+        self._deliveries: set[asyncio.Task[None]] = set()
+
+    @workflow.run
+    async def run(self, inp: DepartmentYearInput) -> DepartmentYearState:
+        while True:
+            self._publish()
+            await self._project()
+            if self._state.state == FINAL_STATE:
+                break
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                await self._deliveries_done()
+                if self._state.seq == self._projected_seq:
+                    workflow.continue_as_new(self._next_input())
+                continue
+            await workflow.wait_condition(self._changed_since(self._state.seq))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._project()
+        await self._deliveries_done()
+        return self._state
+
+    def _changed_since(self, seen: int) -> Callable[[], bool]:
+        return lambda: self._state.seq != seen
+
+    def _now(self) -> datetime:
+        return workflow.now() + timedelta(seconds=self._input.clock_offset_seconds)
+
+    def _next_input(self) -> DepartmentYearInput:
+        return self._input.model_copy(
+            update={"year": self._state, "projected_seq": self._projected_seq}
+        )
+
+    def _publish(self) -> None:
+        info, year = self._state.info, self._state
+        lines = [
+            f"**{info.department}** {info.fiscal_year} — {STATE_ZH[year.state]} ({year.state})"
+        ]
+        if year.control_number is not None:
+            lines.append(f"Control number {year.control_number.ceiling}, reserved {year.reserved}")
+        if year.review is not None:
+            lines.append(f"Reviewed: {year.review.final_score} ({year.review.grade.value})")
+        workflow.set_current_details("\n".join(lines))
+
+    async def _project(self) -> None:
+        """Bring the SQL read model up to this state; retries until the database answers."""
+        if self._state.seq <= self._projected_seq:
+            return
+        seq = self._state.seq
+        new = [e for e in self._state.history if e.seq > self._projected_seq]
+        result = await workflow.execute_activity(
+            DEPARTMENT_SNAPSHOT,
+            DepartmentProjectionInput(year=self._without_history(), entries=new),
+            result_type=DepartmentProjectionResult,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+            summary=f"department {self._state.info.department} {self._state.info.fiscal_year}"
+            f" up to #{seq}",
+        )
+        self._projected_seq = max(self._projected_seq, seq)
+        if result.pending_notifications:
+            task = asyncio.create_task(self._deliver())
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
+
+    async def _deliver(self) -> None:
+        try:
+            await workflow.execute_activity(
+                DELIVER_NOTIFICATIONS,
+                # The outbox keys department notices by the department's code.
+                DeliverInput(project_code=self._state.info.department),
+                start_to_close_timeout=timedelta(minutes=5),
+                heartbeat_timeout=timedelta(seconds=60),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+                summary=f"notify department {self._state.info.department}",
+            )
+        except ActivityError:
+            workflow.logger.warning(
+                "notification delivery failed for department %s", self._state.info.department
+            )
+
+    async def _deliveries_done(self) -> None:
+        if self._deliveries:
+            await asyncio.gather(*self._deliveries)
+
+    def _without_history(self) -> DepartmentYearState:
+        return self._state.model_copy(update={"history": []})
+
+    def _outcome(self, before: int) -> DepartmentActOutcome:
+        return DepartmentActOutcome(
+            year=self._without_history(),
+            entries=[e for e in self._state.history if e.seq > before],
+        )
+
+    # --- commands -------------------------------------------------------------------------
+
+    @workflow.update
+    async def act(self, request: DepartmentActRequest) -> DepartmentActOutcome:
+        now = self._now()
+        before = self._state.seq
+        payload = DEPARTMENT_PAYLOADS[request.action].model_validate(request.payload)
+        try:
+            self._engine.execute(
+                request.action,
+                payload,
+                actor=request.actor,
+                today=business_today(now, self._input.rules),
+                now=now,
+            )
+        except ActionRejected as rejected:
+            raise ApplicationError(
+                str(rejected),
+                rejected.rejection.model_dump(mode="json"),
+                type=REJECTED,
+                non_retryable=True,
+            ) from None
+        return self._outcome(before)
+
+    @act.validator
+    def _validate_act(self, request: DepartmentActRequest) -> None:
+        """Reject before anything is recorded: an unknown action, a bad body, an unmet guard."""
+        payload_type = DEPARTMENT_PAYLOADS.get(request.action)
+        if payload_type is None or request.actor.role is Role.SYSTEM:
+            raise ApplicationError(f"unknown action {request.action!r}", type=BAD_PAYLOAD)
+        try:
+            payload = payload_type.model_validate(request.payload)
+        except ValueError as invalid:
+            raise ApplicationError(str(invalid), type=BAD_PAYLOAD, non_retryable=True) from None
+        rejection = self._engine.evaluate(
+            request.action,
+            payload,
+            role=request.actor.role,
+            today=business_today(self._now(), self._input.rules),
+        )
+        if rejection is not None:
+            raise ApplicationError(
+                ActionRejected(rejection).args[0],
+                rejection.model_dump(mode="json"),
+                type=REJECTED,
+                non_retryable=True,
+            )
+
+    @workflow.update
+    def reserve(self, request: ReserveRequest) -> ControlFacts:
+        """Hold an approval's amount against the control number, or say why it does not fit."""
+        return self._engine.reserve(
+            reservation_id=request.reservation_id,
+            project_code=request.project_code,
+            amount=request.amount,
+            actor=request.actor,
+            now=self._now(),
+        )
+
+    @reserve.validator
+    def _validate_reserve(self, request: ReserveRequest) -> None:
+        if self._state.state == FINAL_STATE:
+            raise ApplicationError("the department year is closed", type=BAD_PAYLOAD)
+
+    @workflow.update
+    def settle_reservation(self, request: SettleRequest) -> bool:
+        """Confirm (the project approved) or release (it refused) a held reservation."""
+        return self._engine.settle(
+            reservation_id=request.reservation_id,
+            confirmed=request.confirmed,
+            actor=request.actor,
+            now=self._now(),
+        )
+
+    @workflow.update
+    def notify_assessment(self, request: AssessmentNoticeRequest) -> HistoryEntry:
+        """考核通报: record finance's notice to this department (delivered through the outbox)."""
+        return self._engine.record_assessment_notice(
+            detail=request.detail, actor=request.actor, now=self._now()
+        )
+
+    @workflow.signal(name=FISCAL_NOTICE_SIGNAL)
+    def fiscal_notice(self, notice: FiscalNotice) -> None:
+        """A call of the zone's fiscal year (FiscalYearWorkflow), recorded once in the history."""
+        self._engine.record_notice(notice, self._now())
+
+    # --- questions ------------------------------------------------------------------------
+
+    @workflow.query
+    def snapshot(self) -> DepartmentYearState:
+        return self._state
+
+    @workflow.query
+    def view(self) -> DepartmentYearView:
+        today = business_today(self._now(), self._input.rules)
+        return DepartmentYearView(
+            year=self._state,
+            allowed={
+                role.value: self._engine.allowed_actions(role=role, today=today)
+                for role in (Role.DEPARTMENT, Role.FINANCE)
+            },
+        )
