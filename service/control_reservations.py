@@ -15,19 +15,21 @@ The protocol, for `approve_budget` of project P (department D, year Y, amount A)
 Every step is idempotent under the request's key (the reservation id is derived from it), so
 a retried request reserves once. Should the API die between 1 and 3, the amount stays held:
 the ceiling is never exceeded, at worst under-used until finance releases it
-(`release_reservation`). No department year open for Y, or none any more: no ceiling (step 1
-answers nothing and the guard holds) — finance opens the year and sets the control number to
-enforce one.
+(`release_reservation`). No department year open for Y (no row in the read model, which the
+API writes before it answers the opening), or one already closed: no ceiling (the guard holds)
+— finance opens the year and sets the control number to enforce one.
 """
 
 from __future__ import annotations
 
 import structlog
+from sqlmodel import Session
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.actions import ApproveBudget
 from models.control_number import ControlFacts
+from models.department_tables import DepartmentYearRow
 from models.project_state import Actor
 from workflows.department import (
     DepartmentYearWorkflow,
@@ -37,6 +39,15 @@ from workflows.department import (
 )
 
 log = structlog.get_logger(__name__)
+
+
+def year_open(session: Session, department: str, fiscal_year: int) -> bool:
+    """Whether the department's year is open (in the read model): only then is there a
+    workflow to reserve in. Ends the read at once: the caller goes on to wait on workflows."""
+    try:
+        return session.get(DepartmentYearRow, (department, fiscal_year)) is not None
+    finally:
+        session.close()
 
 
 async def reserve(

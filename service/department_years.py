@@ -10,7 +10,6 @@ department's users read their own; anyone else gets a 404, so existence is not r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -125,6 +124,7 @@ class AssessmentView(BaseModel):
 class NoticesSent(BaseModel):
     fiscal_year: int
     notified: list[str]  # the laggards' department codes
+    skipped: list[str] = []  # laggards whose year has closed
 
 
 # --- who sees what ------------------------------------------------------------------------------
@@ -265,24 +265,7 @@ async def open_year(
 ) -> DepartmentYearDetail:
     """Start the department's year workflow (finance, or the department itself); 409 if open."""
     await asyncio.to_thread(_check_open, session, principal, code, fiscal_year)
-    now = datetime.now(UTC)
-    info = DepartmentYearInfo(department=code, fiscal_year=fiscal_year)
-    year = DepartmentYearState(
-        info=info,
-        entered={"goals_drafted": now},
-        history=[
-            HistoryEntry(
-                seq=1,
-                at=now,
-                actor=principal.username,
-                role=principal.role,
-                action="open",
-                fiscal_year=fiscal_year,
-                from_state="",
-                to_state="goals_drafted",
-            )
-        ],
-    )
+    year = _new_year(code, fiscal_year, principal)
     try:
         await client.start_workflow(
             DepartmentYearWorkflow.run,
@@ -550,9 +533,12 @@ async def set_control_number(
 
 def _facts(session: Session, fiscal_year: int) -> list[DepartmentFacts]:
     departments = [d.code for d in session.execute(select(Department)).scalars()]
-    owner = dict(
-        session.execute(select(col(ProjectRow.code), col(ProjectRow.department))).tuples().all()
-    )
+    owner: dict[str, str] = {
+        code: department
+        for code, department in session.execute(
+            select(col(ProjectRow.code), col(ProjectRow.department))
+        ).all()
+    }
     counts: dict[str, dict[str, int]] = {
         d: {"late_duties": 0, "warnings": 0, "accountability": 0} for d in departments
     }
@@ -579,7 +565,7 @@ def _facts(session: Session, fiscal_year: int) -> list[DepartmentFacts]:
         select(col(CycleRow.code), col(CycleRow.grade)).where(
             col(CycleRow.fiscal_year) == fiscal_year, col(CycleRow.grade).is_not(None)
         )
-    ).tuples()
+    ).all()
     for project, grade in graded:
         department = owner.get(project)
         if department in grades and grade is not None:
@@ -607,43 +593,95 @@ async def send_notices(
 ) -> NoticesSent:
     """考核通报 to each laggard: a history entry in its department year, delivered through the
     outbox to the department's staff and head. A department without an open year for
-    `fiscal_year` gets one opened for the notice (idempotently). Sending twice notifies twice,
-    on purpose: a second notice is a reminder."""
+    `fiscal_year` gets one opened for the notice. Sending twice notifies twice, on purpose: a
+    second notice is a reminder. A laggard whose year has closed is listed as skipped."""
     view = await asyncio.to_thread(
         assessment, session=session, fiscal_year=fiscal_year, rules=rules
     )
     laggards = [a for a in view.ranking if a.laggard]
-    await asyncio.to_thread(session.close)
+    opened = await asyncio.to_thread(_open_years, session, fiscal_year)
+    notified: list[str] = []
+    skipped: list[str] = []
     for laggard in laggards:
-        handle = await _ensure_year(
-            client, settings, laggard.department, fiscal_year, principal, rules
-        )
         detail = {
             "fiscal_year": fiscal_year,
             "total": str(laggard.total),
             "rank": laggard.rank,
             "of": len(view.ranking),
             "lines": [line.model_dump(mode="json") for line in laggard.lines],
-            "ask_zh": "请约谈部门负责人，限期整改绩效管理工作",
+            "ask_zh": "约谈部门负责人，限期整改绩效管理工作",
         }
-        entry = await handle.execute_update(
-            DepartmentYearWorkflow.notify_assessment,
-            AssessmentNoticeRequest(detail=detail, actor=_actor(principal)),
+        request = AssessmentNoticeRequest(detail=detail, actor=_actor(principal))
+        try:
+            if laggard.department not in opened:
+                await _open_for_notice(
+                    client, settings, laggard.department, fiscal_year, principal, rules
+                )
+            handle = client.get_workflow_handle(
+                department_workflow_id(laggard.department, fiscal_year)
+            )
+            outcome = await asyncio.wait_for(
+                handle.execute_update(DepartmentYearWorkflow.notify_assessment, request),
+                timeout=UPDATE_TIMEOUT_SECONDS,
+            )
+        except (WorkflowAlreadyStartedError, WorkflowUpdateFailedError, RPCError):
+            skipped.append(laggard.department)  # its year is closed: nothing to record in
+            continue
+        except TimeoutError:
+            raise Problem(
+                status=504,
+                title="Outcome unknown",
+                detail=f"the notice to {laggard.department} was not confirmed in time; "
+                f"notified so far: {', '.join(notified) or 'none'}",
+            ) from None
+        await asyncio.to_thread(
+            _write_through,
+            session,
+            outcome,
+            principal,
+            rules,
         )
-        del entry
-    return NoticesSent(fiscal_year=fiscal_year, notified=[a.department for a in laggards])
+        notified.append(laggard.department)
+    return NoticesSent(fiscal_year=fiscal_year, notified=notified, skipped=skipped)
 
 
-async def _ensure_year(
+def _open_years(session: Session, fiscal_year: int) -> set[str]:
+    try:
+        return set(
+            session.execute(
+                select(col(DepartmentYearRow.department)).where(
+                    col(DepartmentYearRow.fiscal_year) == fiscal_year
+                )
+            ).scalars()
+        )
+    finally:
+        session.close()  # nothing stays open while the workflows are asked
+
+
+async def _open_for_notice(
     client: Client,
     settings: Settings,
     code: str,
     fiscal_year: int,
     principal: Principal,
     rules: Rules,
-) -> Any:
+) -> None:
+    """Open a department year that was never opened, to record the notice in."""
+    year = _new_year(code, fiscal_year, principal)
+    await client.start_workflow(
+        DepartmentYearWorkflow.run,
+        DepartmentYearInput(year=year, rules=rules),
+        id=department_workflow_id(code, fiscal_year),
+        task_queue=settings.task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        static_summary=f"部门整体绩效 {code} {fiscal_year}",
+    )
+
+
+def _new_year(code: str, fiscal_year: int, principal: Principal) -> DepartmentYearState:
     now = datetime.now(UTC)
-    year = DepartmentYearState(
+    return DepartmentYearState(
         info=DepartmentYearInfo(department=code, fiscal_year=fiscal_year),
         entered={"goals_drafted": now},
         history=[
@@ -659,16 +697,3 @@ async def _ensure_year(
             )
         ],
     )
-    workflow_id = department_workflow_id(code, fiscal_year)
-    # Closed (reviewed) long ago: the update that follows fails and says so.
-    with contextlib.suppress(WorkflowAlreadyStartedError):
-        await client.start_workflow(
-            DepartmentYearWorkflow.run,
-            DepartmentYearInput(year=year, rules=rules),
-            id=workflow_id,
-            task_queue=settings.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            static_summary=f"部门整体绩效 {code} {fiscal_year}",
-        )
-    return client.get_workflow_handle(workflow_id)

@@ -538,7 +538,9 @@ async def take_action(
     actor = Actor(username=principal.username, role=principal.role, department=principal.department)
     request_id = idempotency_key or str(uuid.uuid4())
     facts: ControlFacts | None = None
-    if isinstance(payload, ApproveBudget):
+    if isinstance(payload, ApproveBudget) and await asyncio.to_thread(
+        control_reservations.year_open, session, row.department, payload.fiscal_year
+    ):
         # Hold the amount against the department's control number first (race-free: see
         # service.control_reservations); the project's guard judges what the hold answered.
         facts = await control_reservations.reserve(

@@ -269,11 +269,13 @@ class DepartmentYearWorkflow:
         )
 
     @workflow.update
-    def notify_assessment(self, request: AssessmentNoticeRequest) -> HistoryEntry:
+    def notify_assessment(self, request: AssessmentNoticeRequest) -> DepartmentActOutcome:
         """考核通报: record finance's notice to this department (delivered through the outbox)."""
-        return self._engine.record_assessment_notice(
+        before = self._state.seq
+        self._engine.record_assessment_notice(
             detail=request.detail, actor=request.actor, now=self._now()
         )
+        return self._outcome(before)
 
     @workflow.signal(name=FISCAL_NOTICE_SIGNAL)
     def fiscal_notice(self, notice: FiscalNotice) -> None:

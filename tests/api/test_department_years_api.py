@@ -1,0 +1,212 @@
+"""Department years, control numbers and the assessment over HTTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlmodel import col, select
+
+from models.notification_tables import Notification, Recipient
+from service.db import session_scope
+from service.users import add_user
+from tests import department_factories as df
+from tests import factories as f
+from tests.api.conftest import PASSWORD, Api
+
+CST = timezone(timedelta(hours=8))
+
+
+@pytest.fixture(autouse=True)
+def _capture_notifications(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Record notifications instead of sending them (the worker reads this when it is built)."""
+    monkeypatch.setenv("PERFBUDGET_NOTIFICATION_MODE", "capture")
+
+
+def _this_year() -> int:
+    return datetime.now(UTC).astimezone(CST).year
+
+
+async def _department(api: Api) -> tuple[str, str]:
+    """A fresh department and its clerk (workflow ids are unique on the shared dev server)."""
+    code = f"DC{uuid.uuid4().hex[:6].upper()}"
+    clerk = f"c{uuid.uuid4().hex[:8]}"
+    with session_scope(api.settings) as session:
+        add_user(
+            session=session, username=clerk, password=PASSWORD, role="department", department=code
+        )
+    token = await api.http.post("/api/auth/token", data={"username": clerk, "password": PASSWORD})
+    assert token.status_code == 200, token.text
+    api.tokens[clerk] = token.json()["access_token"]
+    return code, clerk
+
+
+async def _project(api: Api, clerk: str, year: int, amount: int, *, end: int | None = None) -> str:
+    """A project of the clerk's department with approved goals for `year`."""
+    code = f"P{uuid.uuid4().hex[:8].upper()}"
+    filed = await api.post("/api/projects", clerk, f.filing(code, start=year, end=end or year))
+    assert filed.status_code == 201, filed.text
+    for action, body, who in (
+        ("submit", {}, clerk),
+        ("submit_goals", f.goals(year, amount), clerk),
+        ("approve_goals", {"fiscal_year": year}, "fin"),
+    ):
+        response = await api.act(code, action, who, body)
+        assert response.status_code == 200, response.text
+    return code
+
+
+async def test_control_number_refuses_the_excess_and_concurrent_approvals_apply_once(
+    api: Api,
+) -> None:
+    """Ceiling 1,000,000 from this year's budget; two approvals of 600,000 for next year at
+    once: exactly one applies, the other is refused by within_control_number in Chinese; the
+    refused amount is not held, so 400,000 fits afterwards."""
+    department, clerk = await _department(api)
+    this_year, next_year = _this_year(), _this_year() + 1
+    base = await _project(api, clerk, this_year, 1_000_000)
+    approved = await api.act(
+        base, "approve_budget", "fin", {"fiscal_year": this_year, "amount": 1_000_000}
+    )
+    assert approved.status_code == 200, approved.text
+
+    path = f"/api/departments/{department}/control-numbers/{next_year}"
+    preview = (await api.get(path, clerk)).json()
+    assert preview["recorded"] is False
+    assert preview["control_number"]["ceiling"] == "1000000.00"
+    assert (await api.get(path, "clerk2")).status_code == 404  # another department's
+
+    opened = await api.post(
+        f"/api/departments/{department}/years", clerk, {"fiscal_year": next_year}
+    )
+    assert opened.status_code == 201, opened.text
+    recorded = await api.post(path, "fin")
+    assert recorded.status_code == 200, recorded.text
+    view = recorded.json()
+    assert view["recorded"] is True
+    assert [line["kind"] for line in view["control_number"]["lines"]] == [
+        "base",
+        "grade_adjustment",
+        "result",
+    ]
+
+    first = await _project(api, clerk, next_year, 600_000)
+    second = await _project(api, clerk, next_year, 600_000)
+    answers = await asyncio.gather(
+        api.act(first, "approve_budget", "fin", {"fiscal_year": next_year, "amount": 600_000}),
+        api.act(second, "approve_budget", "fin2", {"fiscal_year": next_year, "amount": 600_000}),
+    )
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    refused = next(a for a in answers if a.status_code == 409).json()
+    assert [u["guard"] for u in refused["unmet"]] == ["within_control_number"]
+    assert refused["unmet"][0]["message_zh"] == "部门项目预算累计批复不得超过预算控制数"
+    assert "above its control number 1000000" in refused["unmet"][0]["message"]
+
+    after = (await api.get(path, "fin")).json()
+    assert (after["reserved"], after["remaining"]) == (600_000, 400_000)
+    loser = first if answers[0].status_code == 409 else second
+    fits = await api.act(
+        loser, "approve_budget", "fin", {"fiscal_year": next_year, "amount": 400_000}
+    )
+    assert fits.status_code == 200, fits.text
+    assert (await api.get(path, "fin")).json()["remaining"] == 0
+
+
+async def test_approve_budget_refuses_control_facts_from_the_caller(api: Api) -> None:
+    """The reservation facts are the service's to set: a body carrying them is a 422."""
+    _department_code, clerk = await _department(api)
+    year = _this_year() + 1
+    code = await _project(api, clerk, year, 1_000)
+    forged = {
+        "department": "X",
+        "fiscal_year": year,
+        "reservation_id": "r",
+        "amount": 1,
+        "ceiling": None,
+        "reserved_before": 0,
+        "granted": True,
+    }
+    response = await api.act(
+        code, "approve_budget", "fin", {"fiscal_year": year, "amount": 1, "control": forged}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.control"
+
+
+async def test_department_year_goals_budget_history_and_assessment_notice(api: Api) -> None:
+    """Goals over the six dimensions, the budget only after approved goals, the history with
+    actors, the assessment ranking, and a notice to the laggard through the outbox."""
+    department, clerk = await _department(api)
+    year = _this_year() + 1
+    base = f"/api/departments/{department}/years/{year}"
+    assert (
+        await api.post(f"/api/departments/{department}/years", clerk, {"fiscal_year": year})
+    ).status_code == 201
+    again = await api.post(f"/api/departments/{department}/years", "fin", {"fiscal_year": year})
+    assert again.status_code == 409
+
+    missing = await api.post(
+        f"{base}/actions/submit_goals", clerk, df.goals(without="social_effect")
+    )
+    assert missing.status_code == 409
+    assert missing.json()["unmet"][0]["guard"] == "goals_cover_dimensions"
+    assert (await api.post(f"{base}/actions/submit_goals", clerk, df.goals())).status_code == 200
+    early = await api.post(
+        f"{base}/actions/approve_department_budget", "fin", {"amount": 3_000_000}
+    )
+    assert early.status_code == 409
+    assert "无目标不得批复部门预算" in early.json()["unmet"][-1]["message_zh"]
+    assert (
+        await api.post(f"{base}/actions/approve_department_budget", clerk, {"amount": 1})
+    ).status_code == 403
+    assert (await api.post(f"{base}/actions/approve_goals", "fin", {})).status_code == 200
+    budget = await api.post(
+        f"{base}/actions/approve_department_budget", "fin", {"amount": 3_000_000}
+    )
+    assert budget.status_code == 200, budget.text
+    assert budget.json()["state"] == "budget_approved"
+
+    detail = (await api.get(base, clerk)).json()
+    assert (detail["state"], detail["budget_amount"]) == ("budget_approved", 3_000_000)
+    assert detail["allowed_actions"] == []  # the self-evaluation waits for the year's end
+    assert (await api.get(base, "clerk2")).status_code == 404
+    history = (await api.get(f"{base}/history", "audit")).json()
+    assert [(h["action"], h["actor"]) for h in history] == [
+        ("open", clerk),
+        ("submit_goals", clerk),
+        ("approve_goals", "fin"),
+        ("approve_department_budget", "fin"),
+    ]
+
+    # A late duty of one of its projects this year makes it the laggard of the ranking.
+    assessment_year = _this_year()
+    with session_scope(api.settings) as session:
+        session.add(
+            Recipient(
+                name="部门",
+                desk="department",
+                department=department,
+                channel="email",
+                address="dept@example.cn",
+                created_at=datetime.now(UTC),
+            )
+        )
+    ranking = await api.get(f"/api/departments/assessment/{assessment_year}", "fin")
+    assert ranking.status_code == 200
+    rows = {r["department"]: r for r in ranking.json()["ranking"]}
+    assert department in rows
+    assert (
+        await api.get(f"/api/departments/assessment/{assessment_year}", clerk)
+    ).status_code == 403
+    sent = await api.post(f"/api/departments/assessment/{assessment_year}/notices", "fin")
+    assert sent.status_code == 200, sent.text
+    laggards = {r["department"] for r in ranking.json()["ranking"] if r["laggard"]}
+    assert set(sent.json()["notified"]) | set(sent.json()["skipped"]) == laggards
+    if department in sent.json()["notified"]:
+        with session_scope(api.settings) as session:
+            keys = session.exec(
+                select(Notification.key).where(col(Notification.project_code) == department)
+            ).all()
+        assert any(k.startswith(f"department:{department}:{assessment_year}:") for k in keys)
