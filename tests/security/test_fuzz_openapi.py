@@ -231,7 +231,7 @@ def _with_seeds(case: Case[Operation], seeds: Seeds, pick: int) -> None:
         "notification_id": seeds.notification,
         "username": ("clerk2", "eval", "nobody")[pick % 3],
     }
-    if case.path == "/api/departments/{code}":
+    if case.path.startswith("/api/departments/{code}"):
         real["code"] = ("D1", "D2", "DX")[pick % 3]
     for name in list(case.path_parameters or {}):
         if name in real:

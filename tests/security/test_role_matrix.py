@@ -6,6 +6,7 @@ app itself, so a new endpoint without a row here fails `test_every_route_has_a_r
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from service.auth import ALGORITHM
 from service.db import session_scope
 from service.users import add_user
 from service.web.session import CSRF_FIELD, LOGIN_CSRF_COOKIE, SESSION_COOKIE, csrf_for
+from tests import department_factories as df
 from tests import factories as f
 from tests.api.conftest import PASSWORD, Api
 
@@ -118,6 +120,19 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int, int]] = {
     ("GET",    "/projects/{code}/self-evaluation/{year}.xlsx"): (404, 404, 404, 404, 404, 404, 303),
     ("GET",    "/projects/{code}/report/{year}.pdf"):     (404, 404, 404, 404, 404, 404, 303),
     ("GET",    "/projects/{code}/report/{year}"):         (404, 404, 404, 404, 404, 404, 303),
+    # Department years of D1: finance and D1's own users open and act (each by its role);
+    # admin and audit read them; another department and the evaluator do not see them (404).
+    ("POST",   "/api/departments/{code}/years"):          (403, 201, 201, 404, 404, 403, 401),
+    ("GET",    "/api/departments/{code}/years"):          (200, 200, 200, 404, 404, 200, 401),
+    ("GET",    "/api/departments/{code}/years/{year}"):   (200, 200, 200, 404, 404, 200, 401),
+    # `submit_goals` of D1's year: only its department may.
+    ("POST",   "/api/departments/{code}/years/{year}/actions/{action}"): (403, 403, 200, 404, 404, 403, 401),
+    ("GET",    "/api/departments/{code}/years/{year}/history"): (200, 200, 200, 404, 404, 200, 401),
+    ("GET",    "/api/departments/{code}/control-numbers/{year}"): (200, 200, 200, 404, 404, 200, 401),
+    # Finance only; nothing was approved the year before, so there is no basis: 409.
+    ("POST",   "/api/departments/{code}/control-numbers/{year}"): (403, 409, 403, 403, 403, 403, 401),
+    ("GET",    "/api/departments/assessment/{year}"):     (200, 200, 403, 403, 403, 200, 401),
+    ("POST",   "/api/departments/assessment/{year}/notices"): (403, 200, 403, 403, 403, 403, 401),
 }
 # fmt: on
 
@@ -129,6 +144,11 @@ PAGES = frozenset(
 )
 
 
+# Department years are workflows on the dev server the whole session shares: each opening
+# (and each notice round, which may open years) takes a year no other test has used.
+FRESH_YEARS = itertools.count(2100)
+
+
 @dataclass
 class World:
     """What the requests refer to: made once, before the matrix runs."""
@@ -137,6 +157,7 @@ class World:
     project: str  # filed by clerk1 for D1, next fiscal year
     notification: int  # a sent notification
     calendar: dict[str, Any]
+    department_year: int  # opened by finance for D1
     made: list[str] = field(default_factory=list)
 
     def fresh(self, prefix: str) -> str:
@@ -285,6 +306,17 @@ def _page_form(path: str, fields: dict[str, str] | None = None) -> Builder:
     return build
 
 
+async def _open_year(world: World, role: str | None) -> Call:
+    return Call("/api/departments/D1/years", {"fiscal_year": next(FRESH_YEARS)})
+
+
+def _of_department_year(suffix: str, json: Any = None) -> Builder:
+    async def build(world: World, role: str | None) -> Call:
+        return Call(f"/api/departments/D1/years/{world.department_year}{suffix}", json)
+
+    return build
+
+
 def _selections() -> Builder:
     async def build(world: World, role: str | None) -> Call:
         return Call(f"/api/key-evaluations/{datetime.now(UTC).year}/selections", {"seed": 1})
@@ -327,6 +359,14 @@ def _page_of_project(suffix: str) -> Builder:
         return Call(f"/projects/{world.project}{suffix}")
 
     return build
+
+
+async def _control_number(world: World, role: str | None) -> Call:
+    return Call(f"/api/departments/D1/control-numbers/{world.department_year}")
+
+
+async def _notices(world: World, role: str | None) -> Call:
+    return Call(f"/api/departments/assessment/{next(FRESH_YEARS)}/notices")
 
 
 REQUESTS: dict[Route, Builder] = {
@@ -408,6 +448,17 @@ REQUESTS: dict[Route, Builder] = {
     ),
     ("GET", "/projects/{code}/report/{year}.pdf"): _page_of_project("/report/2027.pdf"),
     ("GET", "/projects/{code}/report/{year}"): _page_of_project("/report/2027"),
+    ("POST", "/api/departments/{code}/years"): _open_year,
+    ("GET", "/api/departments/{code}/years"): _static("/api/departments/D1/years"),
+    ("GET", "/api/departments/{code}/years/{year}"): _of_department_year(""),
+    ("POST", "/api/departments/{code}/years/{year}/actions/{action}"): _of_department_year(
+        "/actions/submit_goals", df.goals()
+    ),
+    ("GET", "/api/departments/{code}/years/{year}/history"): _of_department_year("/history"),
+    ("GET", "/api/departments/{code}/control-numbers/{year}"): _control_number,
+    ("POST", "/api/departments/{code}/control-numbers/{year}"): _control_number,
+    ("GET", "/api/departments/assessment/{year}"): _static("/api/departments/assessment/2026"),
+    ("POST", "/api/departments/assessment/{year}/notices"): _notices,
 }
 
 
@@ -429,7 +480,16 @@ async def _world(api: Api) -> World:
     with session_scope(api.settings) as session:
         add_user(session=session, username="target", password=PASSWORD, role="evaluator")
         notification = _sent_notification(session, code)
-    return World(api=api, project=code, notification=notification, calendar=calendar)
+    department_year = next(FRESH_YEARS)
+    opened = await api.post("/api/departments/D1/years", "fin", {"fiscal_year": department_year})
+    assert opened.status_code == 201, opened.text
+    return World(
+        api=api,
+        project=code,
+        notification=notification,
+        calendar=calendar,
+        department_year=department_year,
+    )
 
 
 def _sent_notification(session: Session, code: str) -> int:
