@@ -21,7 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -47,6 +52,7 @@ from service.auth import Principal
 from service.department_projection import apply_department_snapshot, history_of
 from service.problems import Problem, validation_errors
 from service.settings import Settings
+from workflows import search_attributes as sa
 from workflows.department import (
     BAD_PAYLOAD,
     REJECTED,
@@ -267,15 +273,7 @@ async def open_year(
     await asyncio.to_thread(_check_open, session, principal, code, fiscal_year)
     year = _new_year(code, fiscal_year, principal)
     try:
-        await client.start_workflow(
-            DepartmentYearWorkflow.run,
-            DepartmentYearInput(year=year, rules=rules),
-            id=department_workflow_id(code, fiscal_year),
-            task_queue=settings.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            static_summary=f"部门整体绩效 {code} {fiscal_year}",
-        )
+        await start_year_workflow(client, settings, year, rules)
     except WorkflowAlreadyStartedError:
         raise _year_taken(code, fiscal_year) from None
     outcome = DepartmentActOutcome(year=year, entries=year.history)
@@ -533,12 +531,9 @@ async def set_control_number(
 
 def _facts(session: Session, fiscal_year: int) -> list[DepartmentFacts]:
     departments = [d.code for d in session.execute(select(Department)).scalars()]
-    owner: dict[str, str] = {
-        code: department
-        for code, department in session.execute(
-            select(col(ProjectRow.code), col(ProjectRow.department))
-        ).all()
-    }
+    owner: dict[str, str] = dict(
+        session.execute(select(col(ProjectRow.code), col(ProjectRow.department))).all()
+    )
     counts: dict[str, dict[str, int]] = {
         d: {"late_duties": 0, "warnings": 0, "accountability": 0} for d in departments
     }
@@ -667,15 +662,32 @@ async def _open_for_notice(
     rules: Rules,
 ) -> None:
     """Open a department year that was never opened, to record the notice in."""
-    year = _new_year(code, fiscal_year, principal)
+    await start_year_workflow(client, settings, _new_year(code, fiscal_year, principal), rules)
+
+
+async def start_year_workflow(
+    client: Client, settings: Settings, year: DepartmentYearState, rules: Rules
+) -> None:
+    """Start `department-<code>-<year>`; raises WorkflowAlreadyStartedError if it ever ran.
+
+    Search attributes `Department` and `FiscalYear` let operators (and the zone's fiscal-year
+    fan-out) find every department year of a year.
+    """
+    info = year.info
     await client.start_workflow(
         DepartmentYearWorkflow.run,
         DepartmentYearInput(year=year, rules=rules),
-        id=department_workflow_id(code, fiscal_year),
+        id=department_workflow_id(info.department, info.fiscal_year),
         task_queue=settings.task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-        static_summary=f"部门整体绩效 {code} {fiscal_year}",
+        static_summary=f"部门整体绩效 {info.department} {info.fiscal_year}",
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.DEPARTMENT, info.department),
+                SearchAttributePair(sa.FISCAL_YEAR, info.fiscal_year),
+            ]
+        ),
     )
 
 
