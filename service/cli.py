@@ -207,13 +207,15 @@ def _users_add(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _projection_rebuild(settings: Settings, args: argparse.Namespace) -> int:
     from service.db import init_db
-    from service.rebuild import rebuild_projection
+    from service.rebuild import rebuild_department_years, rebuild_projection
     from service.temporal_client import connect_client
 
     engine = init_db(settings)
     client = await connect_client(settings)
     report = await rebuild_projection(client=client, engine=engine, query=args.query)
     print(f"rebuilt {report.projects} projects ({report.history_entries} history entries)")
+    years = await rebuild_department_years(client=client, engine=engine, query=args.query)
+    print(f"rebuilt {years.projects} department years ({years.history_entries} history entries)")
     return 0
 
 

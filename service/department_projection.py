@@ -37,6 +37,7 @@ def apply_department_snapshot(
     year: DepartmentYearState,
     seq: int,
     entries: Sequence[HistoryEntry],
+    notify: bool = True,
 ) -> bool:
     """Write `year` as of history `seq` and insert `entries`; True if the row moved forward.
 
@@ -44,7 +45,7 @@ def apply_department_snapshot(
     """
     for attempt in range(3):
         try:
-            moved = _apply(session, year=year, seq=seq, entries=entries)
+            moved = _apply(session, year=year, seq=seq, entries=entries, notify=notify)
             session.commit()
             return moved
         except IntegrityError:
@@ -55,7 +56,12 @@ def apply_department_snapshot(
 
 
 def _apply(
-    session: Session, *, year: DepartmentYearState, seq: int, entries: Sequence[HistoryEntry]
+    session: Session,
+    *,
+    year: DepartmentYearState,
+    seq: int,
+    entries: Sequence[HistoryEntry],
+    notify: bool,
 ) -> bool:
     info = year.info
     row = session.execute(
@@ -93,7 +99,8 @@ def _apply(
         session.flush()
     if entries:
         _insert_history(session, year, entries)
-        _enqueue(session, year, entries)
+        if notify:  # a rebuild must not queue again what was sent long ago
+            _enqueue(session, year, entries)
     return moved
 
 

@@ -15,10 +15,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, delete
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from models.department_state import DepartmentYearState
+from models.department_tables import DepartmentHistoryRow, DepartmentYearRow
 from models.evaluator_tables import EvaluatorAssignmentRow
 from models.project_state import ProjectState
 from models.tables import CycleRow, HistoryRow, ProjectRow
+from service.department_projection import apply_department_snapshot
 from service.projection import apply_snapshot
+from workflows.department import DepartmentYearWorkflow
 from workflows.project import ProjectWorkflow
 
 PROJECT_WORKFLOWS = 'WorkflowType="ProjectWorkflow"'
@@ -68,6 +72,50 @@ def _replace(engine: Engine, state: ProjectState) -> None:
         apply_snapshot(
             session,
             project=state.model_copy(update={"history": []}),
+            seq=state.seq,
+            entries=state.history,
+            notify=False,
+        )
+
+
+DEPARTMENT_WORKFLOWS = 'WorkflowType="DepartmentYearWorkflow"'
+
+
+async def rebuild_department_years(
+    *, client: Client, engine: Engine, query: str | None = None
+) -> RebuildReport:
+    """The same for every department-year workflow matching `query` (`projects` counts years)."""
+    visibility = DEPARTMENT_WORKFLOWS + (f" AND ({query})" if query else "")
+    seen: set[str] = set()
+    years = entries = 0
+    async for execution in client.list_workflows(visibility):
+        if execution.id in seen:
+            continue
+        seen.add(execution.id)
+        handle = client.get_workflow_handle_for(DepartmentYearWorkflow.run, execution.id)
+        description = await handle.describe()
+        if description.status is WorkflowExecutionStatus.COMPLETED:
+            state = await handle.result()
+        else:
+            state = await handle.query(DepartmentYearWorkflow.snapshot)
+        await asyncio.to_thread(_replace_department_year, engine, state)
+        years += 1
+        entries += len(state.history)
+    return RebuildReport(projects=years, history_entries=entries)
+
+
+def _replace_department_year(engine: Engine, state: DepartmentYearState) -> None:
+    department, fiscal_year = state.info.department, state.info.fiscal_year
+    with Session(engine) as session:
+        for table in (DepartmentHistoryRow, DepartmentYearRow):
+            session.execute(
+                delete(table).where(
+                    col(table.department) == department, col(table.fiscal_year) == fiscal_year
+                )
+            )
+        apply_department_snapshot(
+            session,
+            year=state.model_copy(update={"history": []}),
             seq=state.seq,
             entries=state.history,
             notify=False,

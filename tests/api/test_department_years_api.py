@@ -224,3 +224,48 @@ async def test_department_year_goals_budget_history_and_assessment_notice(api: A
                 select(Notification.key).where(col(Notification.project_code) == department)
             ).all()
         assert any(k.startswith(f"department:{department}:{assessment_year}:") for k in keys)
+
+
+async def test_department_years_rebuild_from_their_workflows(api: Api) -> None:
+    """Wiping a department year's rows and rebuilding them from its workflow gives them back."""
+    from sqlmodel import Session
+
+    from models.department_tables import DepartmentHistoryRow, DepartmentYearRow
+    from service.db import engine_for
+    from service.rebuild import rebuild_department_years
+
+    department, clerk = await _department(api)
+    year = _this_year() + 1
+    opened = await api.post(f"/api/departments/{department}/years", clerk, {"fiscal_year": year})
+    assert opened.status_code == 201, opened.text
+    submitted = await api.post(
+        f"/api/departments/{department}/years/{year}/actions/submit_goals", clerk, df.goals()
+    )
+    assert submitted.status_code == 200, submitted.text
+    engine = engine_for(api.settings.effective_database_url)
+
+    def dump() -> list[object]:
+        with Session(engine) as session:
+            rows: list[object] = []
+            for table in (DepartmentYearRow, DepartmentHistoryRow):
+                selected = session.exec(select(table).where(col(table.department) == department))
+                rows.extend(row.model_dump(exclude={"updated_at"}) for row in selected)
+            return sorted(rows, key=repr)
+
+    live = dump()
+    assert len(live) == 3  # the year and its two history rows (open, submit_goals)
+    with Session(engine) as session:
+        for table in (DepartmentHistoryRow, DepartmentYearRow):
+            for row in session.exec(select(table).where(col(table.department) == department)):
+                session.delete(row)
+        session.commit()
+    assert dump() == []
+    for _ in range(50):  # visibility is eventually consistent
+        report = await rebuild_department_years(
+            client=api.app.state.temporal_client, engine=engine, query=f'Department="{department}"'
+        )
+        if report.projects == 1:
+            break
+        await asyncio.sleep(0.1)
+    assert (report.projects, report.history_entries) == (1, 2)
+    assert dump() == live
