@@ -24,7 +24,7 @@ from models.fiscal_year import local_midnight
 from service.temporal_client import test_server_path
 from tests.support.started import TRACKER
 from tests.support.temporal import add_search_attributes
-from tests.workflows import scenarios
+from tests.workflows import department_scenarios, scenarios
 from tests.workflows.fiscal_stubs import Recorder, fiscal_year_worker
 from workflows.fiscal_year import FiscalYearInput, FiscalYearWorkflow
 from workflows.search_attributes import ALL_KEYS
@@ -37,6 +37,8 @@ SCENARIOS: dict[str, Scenario] = {
     "two-poor-years": scenarios.two_poor_years,
     "key-evaluation": scenarios.key_evaluated_poor,
 }
+# A DepartmentYearWorkflow's whole year (one run), recorded after the project scenarios.
+DEPARTMENT_YEAR = "department-year"
 # The zone's fiscal year (`record_fiscal`): a project receiving calls, and a fiscal-year run.
 FISCAL = "fiscal"
 # Scenarios that leave the project open: finance's exit ends them so the history is complete.
@@ -64,6 +66,9 @@ async def record(prefix: str, only: frozenset[str] | None = None) -> list[Path]:
                         await s.act("exit", {"reason": "low_performance"})
                     await s.handle.result()
                     written += await _write_runs(env, s.handle, f"{prefix}{name}")
+                if only is None or DEPARTMENT_YEAR in only:
+                    handle = await department_scenarios.whole_year(env, task_queue, "REC-D1")
+                    written += await _write_runs(env, handle, f"{prefix}{DEPARTMENT_YEAR}")
         if only is None or FISCAL in only:
             written += await record_fiscal(env, prefix)
     finally:

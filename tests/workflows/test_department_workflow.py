@@ -5,89 +5,31 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from sqlmodel import Session, col, select
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from models.control_number import ControlNumber, Line
-from models.department_lifecycle import ACTIONS
-from models.department_state import DepartmentYearInfo, DepartmentYearState
+from models.department_state import DepartmentYearState
 from models.department_tables import DepartmentHistoryRow, DepartmentYearRow
 from models.fiscal_notice import FiscalNotice, FiscalPhase
-from models.project_state import Actor
-from models.rules import Rules
 from models.vocabulary import Grade, Role
 from tests import department_factories as df
+from tests.workflows import department_scenarios as ds
 from tests.workflows import scenarios
 from workflows.department import (
-    DepartmentActOutcome,
-    DepartmentActRequest,
-    DepartmentYearInput,
     DepartmentYearWorkflow,
     ReserveRequest,
     SettleRequest,
-    department_workflow_id,
 )
 
-ACTORS = {
-    Role.DEPARTMENT: Actor(username="clerk", role=Role.DEPARTMENT, department="DW"),
-    Role.FINANCE: Actor(username="officer", role=Role.FINANCE),
-}
-Handle = WorkflowHandle[Any, Any]
-
-
-async def _start(env: WorkflowEnvironment, task_queue: str, department: str) -> tuple[Handle, int]:
-    year = await scenarios.next_year(env)
-    handle = await env.client.start_workflow(
-        DepartmentYearWorkflow.run,
-        DepartmentYearInput(
-            year=DepartmentYearState(
-                info=DepartmentYearInfo(department=department, fiscal_year=year)
-            ),
-            rules=Rules(),
-        ),
-        id=department_workflow_id(department, year),
-        task_queue=task_queue,
-    )
-    return handle, year
-
-
-async def _act(
-    handle: Handle, action: str, body: dict[str, Any] | None = None
-) -> DepartmentActOutcome:
-    request = DepartmentActRequest(
-        action=action, payload=body or {}, actor=ACTORS[ACTIONS[action].role]
-    )
-    result: DepartmentActOutcome = await handle.execute_update(DepartmentYearWorkflow.act, request)
-    return result
-
-
-async def _into_next_year(env: WorkflowEnvironment, year: int) -> None:
-    target = datetime(year + 1, 2, 1, 4, tzinfo=UTC)
-    now = await env.get_current_time()
-    if target > now:
-        await env.sleep(target - now)
-
-
-async def _finish(env: WorkflowEnvironment, handle: Handle, year: int) -> DepartmentYearState:
-    """Through the budget, a self-evaluation after the year and the review: the workflow ends."""
-    state: DepartmentYearState = await handle.query(DepartmentYearWorkflow.snapshot)
-    if state.state == "goals_drafted":
-        await _act(handle, "submit_goals", df.goals())
-    if state.state in ("goals_drafted", "goals_submitted"):
-        await _act(handle, "approve_goals")
-        await _act(handle, "approve_department_budget", {"amount": 5_000_000})
-    await _into_next_year(env, year)
-    await _act(handle, "submit_self_evaluation", df.results(85))
-    await _act(handle, "review_self_evaluation", {"comment": "基本完成"})
-    result: DepartmentYearState = await handle.result()
-    return result
+start = ds.start
+_act = ds.act
+_finish = ds.finish
 
 
 async def test_a_department_year_from_goals_to_review(
@@ -98,7 +40,7 @@ async def test_a_department_year_from_goals_to_review(
     env = time_skipping_env
     department = f"DW{uuid.uuid4().hex[:6].upper()}"
     async with scenarios.running_worker(env.client, sqlite_url) as (task_queue, engine):
-        handle, year = await _start(env, task_queue, department)
+        handle, year = await start(env, task_queue, department)
         # No budget before the goals are approved: refused with every reason, nothing recorded.
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await _act(handle, "approve_department_budget", {"amount": 100})
@@ -166,7 +108,7 @@ async def test_concurrent_reservations_never_exceed_the_control_number(
     env = time_skipping_env
     department = f"DR{uuid.uuid4().hex[:6].upper()}"
     async with scenarios.running_worker(env.client, sqlite_url) as (task_queue, _engine):
-        handle, year = await _start(env, task_queue, department)
+        handle, year = await start(env, task_queue, department)
         number = ControlNumber(
             department=department,
             fiscal_year=year,
@@ -175,7 +117,7 @@ async def test_concurrent_reservations_never_exceed_the_control_number(
             lines=[Line(kind="result", amount=Decimal(1_000_000), text="t", text_zh="t")],
         )
         await _act(handle, "set_control_number", {"control_number": number.model_dump(mode="json")})
-        finance = ACTORS[Role.FINANCE]
+        finance = ds.ACTORS[Role.FINANCE]
         asks = [
             handle.execute_update(
                 DepartmentYearWorkflow.reserve,

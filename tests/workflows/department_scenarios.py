@@ -1,0 +1,123 @@
+"""A department's fiscal year driven against a Temporal server, shared by the workflow tests and
+the history recorder (`record_histories`): it talks to the workflow as the API does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from models.control_number import ControlNumber, Line
+from models.department_lifecycle import ACTIONS
+from models.department_state import DepartmentYearInfo, DepartmentYearState
+from models.fiscal_notice import FiscalNotice, FiscalPhase
+from models.project_state import Actor
+from models.rules import Rules
+from models.vocabulary import Role
+from tests import department_factories as df
+from tests.workflows import scenarios
+from workflows.department import (
+    DepartmentActOutcome,
+    DepartmentActRequest,
+    DepartmentYearInput,
+    DepartmentYearWorkflow,
+    ReserveRequest,
+    SettleRequest,
+    department_workflow_id,
+)
+
+ACTORS = {
+    Role.DEPARTMENT: Actor(username="clerk", role=Role.DEPARTMENT),
+    Role.FINANCE: Actor(username="officer", role=Role.FINANCE),
+}
+Handle = WorkflowHandle[Any, Any]
+
+
+async def start(env: WorkflowEnvironment, task_queue: str, department: str) -> tuple[Handle, int]:
+    """The department's next fiscal year, goals drafted."""
+    year = await scenarios.next_year(env)
+    handle = await env.client.start_workflow(
+        DepartmentYearWorkflow.run,
+        DepartmentYearInput(
+            year=DepartmentYearState(
+                info=DepartmentYearInfo(department=department, fiscal_year=year)
+            ),
+            rules=Rules(),
+        ),
+        id=department_workflow_id(department, year),
+        task_queue=task_queue,
+    )
+    return handle, year
+
+
+async def act(
+    handle: Handle, action: str, body: dict[str, Any] | None = None
+) -> DepartmentActOutcome:
+    request = DepartmentActRequest(
+        action=action, payload=body or {}, actor=ACTORS[ACTIONS[action].role]
+    )
+    result: DepartmentActOutcome = await handle.execute_update(DepartmentYearWorkflow.act, request)
+    return result
+
+
+def ceiling(department: str, year: int, amount: int) -> dict[str, Any]:
+    return ControlNumber(
+        department=department,
+        fiscal_year=year,
+        results_year=year - 1,
+        ceiling=Decimal(amount),
+        lines=[Line(kind="result", amount=Decimal(amount), text="t", text_zh="t")],
+    ).model_dump(mode="json")
+
+
+async def finish(env: WorkflowEnvironment, handle: Handle, year: int) -> DepartmentYearState:
+    """Whatever is left up to the budget, then after the year a self-evaluation (85, 良) and
+    finance's review: the workflow ends."""
+    state: DepartmentYearState = await handle.query(DepartmentYearWorkflow.snapshot)
+    if state.state == "goals_drafted":
+        await act(handle, "submit_goals", df.goals())
+    if state.state in ("goals_drafted", "goals_submitted"):
+        await act(handle, "approve_goals")
+    if state.state in ("goals_drafted", "goals_submitted", "goals_approved"):
+        await act(handle, "approve_department_budget", {"amount": 5_000_000})
+    target = datetime(year + 1, 2, 1, 4, tzinfo=UTC)
+    now = await env.get_current_time()
+    if target > now:
+        await env.sleep(target - now)
+    await act(handle, "submit_self_evaluation", df.results(85))
+    await act(handle, "review_self_evaluation", {"comment": "基本完成"})
+    result: DepartmentYearState = await handle.result()
+    return result
+
+
+async def whole_year(env: WorkflowEnvironment, task_queue: str, department: str) -> Handle:
+    """Every kind of message the workflow takes: actions, a notice, a reservation settled."""
+    handle, year = await start(env, task_queue, department)
+    await act(handle, "submit_goals", df.goals())
+    await act(handle, "approve_goals", {"comment": "同意"})
+    await act(handle, "set_control_number", {"control_number": ceiling(department, year, 1_000)})
+    await handle.signal(
+        DepartmentYearWorkflow.fiscal_notice,
+        FiscalNotice(
+            phase=FiscalPhase.BUDGET_PREPARATION,
+            fiscal_year=year,
+            issued_at=await env.get_current_time(),
+        ),
+    )
+    facts = await handle.execute_update(
+        DepartmentYearWorkflow.reserve,
+        ReserveRequest(
+            reservation_id="P1", project_code="P1", amount=Decimal(600), actor=ACTORS[Role.FINANCE]
+        ),
+    )
+    await handle.execute_update(
+        DepartmentYearWorkflow.settle_reservation,
+        SettleRequest(
+            reservation_id=facts.reservation_id, confirmed=True, actor=ACTORS[Role.FINANCE]
+        ),
+    )
+    await finish(env, handle, year)
+    return handle
