@@ -577,6 +577,8 @@ async def take_action(
             detail="the project did not answer in time; retry with the same Idempotency-Key",
         ) from None
     if not _outcome_of(outcome, request):
+        if facts is not None:  # held for a request that did not apply: free it
+            await control_reservations.settle(client, facts, confirmed=False, actor=actor)
         # Temporal answers a known update id with that update's outcome, whatever is asked
         # now: without this, another action under a used key would get a 200 and not apply.
         raise Problem(

@@ -121,10 +121,18 @@ async def test_control_number_refuses_the_excess_and_concurrent_approvals_apply_
     after = await _reserved(api, path, 600_000)
     assert after["remaining"] == 400_000
     loser = first if answers[0].status_code == 409 else second
-    fits = await api.act(
-        loser, "approve_budget", "fin", {"fiscal_year": next_year, "amount": 400_000}
-    )
+    key = f"approve-{uuid.uuid4()}"
+    body = {"fiscal_year": next_year, "amount": 400_000}
+    fits = await api.act(loser, "approve_budget", "fin", body, key=key)
     assert fits.status_code == 200, fits.text
+    assert (await _reserved(api, path, 1_000_000))["remaining"] == 0
+    # A retry under the same key is the same approval: answered again, reserved once.
+    again = await api.act(loser, "approve_budget", "fin", body, key=key)
+    assert again.status_code == 200, again.text
+    history = (
+        await api.get(f"/api/departments/{department}/years/{next_year}/history", "fin")
+    ).json()
+    assert [h["action"] for h in history].count("reserve") == 2
     assert (await _reserved(api, path, 1_000_000))["remaining"] == 0
 
 
