@@ -509,10 +509,9 @@ async def set_control_number(
     rules: Rules,
 ) -> ControlNumberView:
     """Finance computes the control number from the read model and records it in the year."""
-    row = await asyncio.to_thread(
+    await asyncio.to_thread(
         visible_year, session=session, principal=principal, code=code, fiscal_year=fiscal_year
     )
-    del row
     number = await asyncio.to_thread(
         compute_for, session, code=code, fiscal_year=fiscal_year, rules=rules
     )
@@ -609,8 +608,15 @@ async def send_notices(
         request = AssessmentNoticeRequest(detail=detail, actor=_actor(principal))
         try:
             if laggard.department not in opened:
-                await _open_for_notice(
-                    client, settings, laggard.department, fiscal_year, principal, rules
+                year = _new_year(laggard.department, fiscal_year, principal)
+                await start_year_workflow(client, settings, year, rules)
+                # Its opening is projected before the notice, so the history reads in order.
+                await asyncio.to_thread(
+                    _write_through,
+                    session,
+                    DepartmentActOutcome(year=year, entries=year.history),
+                    principal,
+                    rules,
                 )
             handle = client.get_workflow_handle(
                 department_workflow_id(laggard.department, fiscal_year)
@@ -651,18 +657,6 @@ def _open_years(session: Session, fiscal_year: int) -> set[str]:
         )
     finally:
         session.close()  # nothing stays open while the workflows are asked
-
-
-async def _open_for_notice(
-    client: Client,
-    settings: Settings,
-    code: str,
-    fiscal_year: int,
-    principal: Principal,
-    rules: Rules,
-) -> None:
-    """Open a department year that was never opened, to record the notice in."""
-    await start_year_workflow(client, settings, _new_year(code, fiscal_year, principal), rules)
 
 
 async def start_year_workflow(

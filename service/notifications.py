@@ -866,6 +866,9 @@ EVENT_ZH: Final[dict[str, str]] = {
     EventKind.ACCOUNTABILITY: "问责记录",
     EventKind.WARNING: "绩效运行预警",
     EventKind.FLAG: "重点关注标记",
+    # Department years (部门整体绩效) notify through the same outbox.
+    "assessment_notice": "部门绩效管理考核通报",
+    "set_control_number": "下达预算控制数",
 }
 # What the reader is asked to do, by event; a person's action asks for a look and follow-up.
 ASK_ZH: Final[dict[str, str]] = {
@@ -875,6 +878,7 @@ ASK_ZH: Final[dict[str, str]] = {
     EventKind.ACCOUNTABILITY: "请依规启动问责程序。",
     EventKind.WARNING: "请核实执行偏差，并在规定期限内作出答复（继续实施、调整用途或取消）。",
     EventKind.FLAG: "请将该项目列入重点评价。",
+    "assessment_notice": "贵部门绩效管理工作考核靠后，请部门负责人接受约谈并限期整改。",
 }
 DEFAULT_ASK_ZH: Final = "请登录预算绩效管理系统查看，并按职责办理。"
 

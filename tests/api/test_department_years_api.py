@@ -12,6 +12,7 @@ from sqlmodel import col, select
 
 from models.notification_tables import Notification, Recipient
 from service.db import session_scope
+from service.notifications import email_subject
 from service.users import add_user
 from tests import department_factories as df
 from tests import factories as f
@@ -217,21 +218,30 @@ async def test_department_year_goals_budget_history_and_assessment_notice(api: A
         )
     ranking = await api.get(f"/api/departments/assessment/{assessment_year}", "fin")
     assert ranking.status_code == 200
-    rows = {r["department"]: r for r in ranking.json()["ranking"]}
-    assert department in rows
     assert (
         await api.get(f"/api/departments/assessment/{assessment_year}", clerk)
     ).status_code == 403
     sent = await api.post(f"/api/departments/assessment/{assessment_year}/notices", "fin")
     assert sent.status_code == 200, sent.text
-    laggards = {r["department"] for r in ranking.json()["ranking"] if r["laggard"]}
-    assert set(sent.json()["notified"]) | set(sent.json()["skipped"]) == laggards
-    if department in sent.json()["notified"]:
-        with session_scope(api.settings) as session:
-            keys = session.exec(
-                select(Notification.key).where(col(Notification.project_code) == department)
-            ).all()
-        assert any(k.startswith(f"department:{department}:{assessment_year}:") for k in keys)
+    # Nothing late, nothing graded anywhere: every department scores 75 and the ranking is by
+    # code, so the fresh "DC…" department comes after D1 and D2 and is the one laggard.
+    assert [(r["department"], r["total"], r["laggard"]) for r in ranking.json()["ranking"]] == [
+        ("D1", "75.00", False),
+        ("D2", "75.00", False),
+        (department, "75.00", True),
+    ]
+    assert sent.json() == {"fiscal_year": assessment_year, "notified": [department], "skipped": []}
+    with session_scope(api.settings) as session:
+        rows = session.exec(
+            select(Notification).where(col(Notification.project_code) == department)
+        ).all()
+    assert [(n.event, n.address) for n in rows] == [("assessment_notice", "dept@example.cn")]
+    assert rows[0].key.startswith(f"department:{department}:{assessment_year}:")
+    assert email_subject(rows[0].payload).endswith("部门绩效管理考核通报")
+    history = (
+        await api.get(f"/api/departments/{department}/years/{assessment_year}/history", "fin")
+    ).json()
+    assert [h["action"] for h in history] == ["open", "assessment_notice"]
 
 
 async def test_department_years_rebuild_from_their_workflows(api: Api) -> None:
