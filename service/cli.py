@@ -224,15 +224,21 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
 
     from service.audit import verify
     from service.db import init_db
+    from service.department_projection import verify_department_years
 
     engine = init_db(settings)
     with Session(engine) as session:
         report = verify(session, code=args.project)
-    for broken in report.breaks:
+        # Department years only when no single project was asked for.
+        years = verify_department_years(session) if args.project is None else None
+    breaks = report.breaks + (years.breaks if years is not None else [])
+    for broken in breaks:
         print(f"perfbudget audit verify: broken chain: {broken}")
     chains = f"{report.projects} projects, {report.entries} history entries"
-    if not report.ok:
-        print(f"perfbudget audit verify: {len(report.breaks)} broken chain(s) among {chains}")
+    if years is not None and years.projects:
+        chains += f"; {years.projects} department years, {years.entries} history entries"
+    if breaks:
+        print(f"perfbudget audit verify: {len(breaks)} broken chain(s) among {chains}")
         return 1
     print(f"audit verified: {chains}, every chain holds")
     return 0

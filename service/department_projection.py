@@ -8,6 +8,7 @@ them, keyed `department:<code>:<year>:<seq>:<recipient>` so a second projection 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,7 @@ from models.department_tables import DepartmentHistoryRow, DepartmentYearRow
 from models.notification_tables import Notification, Recipient
 from models.notify import Audience
 from models.project_state import HistoryEntry
-from service.audit import chain
+from service.audit import AuditReport, Break, Record, chain, verify_chain
 from service.notifications import PER_DEPARTMENT_DESKS
 
 
@@ -229,3 +230,56 @@ def history_of(
             .order_by(col(DepartmentHistoryRow.seq))
         ).scalars()
     )
+
+
+def verify_department_years(session: Session, *, department: str | None = None) -> AuditReport:
+    """The audit chain of every department year (or one department's), as `service.audit`
+    verifies the projects': the first broken link of each, named by its chain key."""
+    years_query = select(
+        col(DepartmentYearRow.department),
+        col(DepartmentYearRow.fiscal_year),
+        col(DepartmentYearRow.seq),
+    )
+    rows_query = select(DepartmentHistoryRow).order_by(
+        col(DepartmentHistoryRow.department),
+        col(DepartmentHistoryRow.fiscal_year),
+        col(DepartmentHistoryRow.seq),
+    )
+    if department is not None:
+        years_query = years_query.where(col(DepartmentYearRow.department) == department)
+        rows_query = rows_query.where(col(DepartmentHistoryRow.department) == department)
+    year_seqs = {
+        chain_key(code, year): seq for code, year, seq in session.execute(years_query).all()
+    }
+    records = (
+        Record(
+            chain_key(r.department, r.fiscal_year),
+            r.seq,
+            r.at,
+            r.actor,
+            r.role,
+            r.action,
+            r.fiscal_year,
+            r.from_state,
+            r.to_state,
+            r.detail,
+            r.prev_hash,
+            r.hash,
+        )
+        for r in session.execute(rows_query).scalars()
+    )
+    breaks: list[Break] = []
+    seen: set[str] = set()
+    entries = 0
+    for key, group in itertools.groupby(records, key=lambda r: r.code):
+        rows = list(group)
+        seen.add(key)
+        entries += len(rows)
+        broken = verify_chain(key, rows, year_seqs.get(key))
+        if broken is not None:
+            breaks.append(broken)
+    for key in sorted(year_seqs.keys() - seen):
+        broken = verify_chain(key, [], year_seqs[key])
+        if broken is not None:
+            breaks.append(broken)
+    return AuditReport(projects=len(seen | year_seqs.keys()), entries=entries, breaks=breaks)

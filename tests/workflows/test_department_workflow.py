@@ -18,6 +18,7 @@ from models.department_state import DepartmentYearState
 from models.department_tables import DepartmentHistoryRow, DepartmentYearRow
 from models.fiscal_notice import FiscalNotice, FiscalPhase
 from models.vocabulary import Grade, Role
+from service.department_projection import verify_department_years
 from tests import department_factories as df
 from tests.workflows import department_scenarios as ds
 from tests.workflows import scenarios
@@ -99,6 +100,15 @@ async def test_a_department_year_from_goals_to_review(
             assert [h.action for h in history] == [e.action for e in final.history]
             assert history[2].detail["phase"] == "budget_preparation"
             assert all(h.prev_hash == p.hash for p, h in itertools.pairwise(history))
+            assert verify_department_years(session, department=department).ok
+            # Tamper-evident like the projects' trail: an altered row is named.
+            history[3].detail = {**history[3].detail, "amount": "9000000"}
+            session.add(history[3])
+            session.commit()
+            report = verify_department_years(session, department=department)
+            assert [(b.code, b.seq, b.kind) for b in report.breaks] == [
+                (f"department-{department}-{year}", 4, "altered")
+            ]
 
 
 async def test_concurrent_reservations_never_exceed_the_control_number(
