@@ -3,7 +3,7 @@ the history recorder (`record_histories`): it talks to the workflow as the API d
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +18,6 @@ from models.project_state import Actor
 from models.rules import Rules
 from models.vocabulary import Role
 from tests import department_factories as df
-from tests.workflows import scenarios
 from workflows.department import (
     DepartmentActOutcome,
     DepartmentActRequest,
@@ -37,8 +36,10 @@ Handle = WorkflowHandle[Any, Any]
 
 
 async def start(env: WorkflowEnvironment, task_queue: str, department: str) -> tuple[Handle, int]:
-    """The department's next fiscal year, goals drafted."""
-    year = await scenarios.next_year(env)
+    """The department's previous fiscal year, goals drafted: its year is over, so the whole
+    life runs without moving the server's clock (the session's tests share that clock, and
+    fiscal years stop at 2200)."""
+    year = (await env.get_current_time()).astimezone(UTC).year - 1
     handle = await env.client.start_workflow(
         DepartmentYearWorkflow.run,
         DepartmentYearInput(
@@ -73,9 +74,9 @@ def ceiling(department: str, year: int, amount: int) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
-async def finish(env: WorkflowEnvironment, handle: Handle, year: int) -> DepartmentYearState:
-    """Whatever is left up to the budget, then after the year a self-evaluation (85, 良) and
-    finance's review: the workflow ends."""
+async def finish(env: WorkflowEnvironment, handle: Handle) -> DepartmentYearState:
+    """Whatever is left up to the budget, then a self-evaluation (85, 良) and finance's review:
+    the workflow ends."""
     state: DepartmentYearState = await handle.query(DepartmentYearWorkflow.snapshot)
     if state.state == "goals_drafted":
         await act(handle, "submit_goals", df.goals())
@@ -83,15 +84,11 @@ async def finish(env: WorkflowEnvironment, handle: Handle, year: int) -> Departm
         await act(handle, "approve_goals")
     if state.state in ("goals_drafted", "goals_submitted", "goals_approved"):
         await act(handle, "approve_department_budget", {"amount": 5_000_000})
-    target = datetime(year + 1, 2, 1, 4, tzinfo=UTC)
-    now = await env.get_current_time()
-    if target > now:
-        await env.sleep(target - now)
     await act(handle, "submit_self_evaluation", df.results(85))
     await act(handle, "review_self_evaluation", {"comment": "基本完成"})
     # Waiting for the result unlocks time skipping: in the instant between the review and
     # the workflow's last projection nothing is scheduled, and the test server would jump ten
-    # years ahead — years every later test in the session loses (fiscal years stop at 2200).
+    # years ahead — years every later test in the session loses.
     with env.auto_time_skipping_disabled():
         result: DepartmentYearState = await handle.result()
     return result
@@ -123,5 +120,5 @@ async def whole_year(env: WorkflowEnvironment, task_queue: str, department: str)
             reservation_id=facts.reservation_id, confirmed=True, actor=ACTORS[Role.FINANCE]
         ),
     )
-    await finish(env, handle, year)
+    await finish(env, handle)
     return handle
