@@ -394,6 +394,12 @@ class ProjectWorkflow:
         return self._state
 
     @workflow.query
+    def unprojected(self) -> int:
+        """History entries not yet in the SQL read model (0 once the projection caught up):
+        lets operators and tests wait for a deferred projection to land."""
+        return self._state.seq - self._projected_seq
+
+    @workflow.query
     def view(self) -> ProjectView:
         today = business_today(self._now(), self._input.rules)
         return ProjectView(

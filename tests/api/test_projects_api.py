@@ -262,7 +262,15 @@ async def test_projection_rebuild_equals_the_live_projection(api: Api) -> None:
                 rows.extend(row.model_dump(exclude={"updated_at"}) for row in selected)
             return sorted(rows, key=repr)
 
-    # The worker's own projection has converged when the row's seq matches the workflow's.
+    # The worker's own projection has converged when the workflow has nothing left to project
+    # (a projection deferred under load may still be writing after the row's seq matched).
+    for c in codes:
+        handle = api.app.state.temporal_client.get_workflow_handle(f"project-{c}")
+        for _ in range(300):
+            if await handle.query("unprojected") == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert await handle.query("unprojected") == 0
     live = dump()
     for table in (HistoryRow, CycleRow, ProjectRow):
         with Session(engine) as session:
