@@ -413,6 +413,28 @@ async def file_project(
     info = ProjectInfo(**filing.model_dump(), department=principal.department)
     filer = Actor(username=principal.username, role=principal.role, department=principal.department)
     state = ProjectState.filed(info, actor=filer, at=now)
+    return await _start(session, client, settings, principal, state)
+
+
+async def carry_over_project(
+    *,
+    session: Session,
+    client: Client,
+    settings: Settings,
+    principal: Principal,
+    state: ProjectState,
+) -> ProjectDetail:
+    """Start the workflow of a project carried over from the previous system (see
+    `models.carry_over`), in the state it had there; 409 if the code is taken."""
+    if await asyncio.to_thread(session.get, ProjectRow, state.info.code) is not None:
+        raise _code_taken(state.info.code)
+    return await _start(session, client, settings, principal, state)
+
+
+async def _start(
+    session: Session, client: Client, settings: Settings, principal: Principal, state: ProjectState
+) -> ProjectDetail:
+    info = state.info
     rules = await asyncio.to_thread(rules_in_force, session=session, settings=settings)
     try:
         await client.start_workflow(
@@ -432,7 +454,7 @@ async def file_project(
                     SearchAttributePair(sa.PROJECT_CODE, info.code),
                     SearchAttributePair(sa.DEPARTMENT, info.department),
                     SearchAttributePair(sa.BUDGET_TYPE, info.budget_type.value),
-                    SearchAttributePair(sa.LIFECYCLE_STATE, ["filed"]),
+                    SearchAttributePair(sa.LIFECYCLE_STATE, [state.state]),
                 ]
             ),
         )

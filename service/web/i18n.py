@@ -259,6 +259,7 @@ _DUTY_EN: dict[DutyKind, str] = {
 # Clock and ladder events are history entries too; people read them in the timeline.
 _EVENT: dict[str, tuple[str, str]] = {
     "file": ("申报项目", "File"),
+    "carry_over": ("存量项目导入（原系统）", "Carried over from the previous system"),
     "reminder": ("到期提醒", "Reminder"),
     "overdue": ("逾期通知", "Overdue notice"),
     "escalation": ("逐级督办", "Escalation"),
