@@ -180,6 +180,10 @@ async def test_a_year_in_the_workbench(browser: Any, stack: Stack) -> None:
     assert "已执行：报送绩效监控" in await clerk.locator("[role=status]").inner_text()
     if _today() >= date(year, 4, 30):  # the first threshold (25 % by end-April) has passed
         assert await clerk.locator("h1 .badge.red").is_visible()
+        # The warning's reason reads in Chinese (stored in English in the history).
+        monitoring = await clerk.locator(f"#year-{year}").inner_text()
+        assert "预算执行率" in monitoring
+        assert "expected by" not in monitoring
         await finance.goto("/")
         assert await finance.locator('a[href="/?warning=red"] strong').inner_text() == "1"
 
