@@ -19,7 +19,7 @@ from openpyxl import load_workbook
 
 from models.guards import GUARDS
 from service import excel
-from tests.e2e.conftest import PASSWORD, Stack
+from tests.e2e.conftest import DEPARTMENT_NAME, PASSWORD, Stack
 from tests.support.browser import ARTIFACTS
 
 CODE = "E2E-1"
@@ -110,6 +110,7 @@ async def test_a_year_in_the_workbench(browser: Any, stack: Stack) -> None:
     clerk = await _sign_in(browser, stack, "clerk")
     await _shot(clerk, "dashboard-department-empty")
     assert "部门、单位" in await clerk.locator("h1").inner_text()
+    assert DEPARTMENT_NAME in await clerk.locator("h1").inner_text()  # its name, not "D1"
     assert await clerk.get_by_role("heading", name="待办事项（按紧迫程度排序）").is_visible()
 
     # Filing, then submitting: a project that is not major goes straight to 实施中.
@@ -165,6 +166,8 @@ async def test_a_year_in_the_workbench(browser: Any, stack: Stack) -> None:
         await finance.get_by_role("button", name="筛选").click()
     await _shot(finance, "dashboard-finance")
     assert await finance.get_by_role("link", name=CODE, exact=True).is_visible()
+    listed = finance.locator("tr", has=finance.get_by_role("link", name=CODE, exact=True))
+    assert DEPARTMENT_NAME in await listed.first.inner_text()
     await finance.get_by_role("link", name=CODE, exact=True).click()
     await _act(finance, "approve_goals", year)
     await _act(finance, "approve_budget", year)  # the amount defaults to the request
