@@ -238,6 +238,29 @@ async def test_a_year_in_the_workbench(browser: Any, stack: Stack) -> None:
         await page.context.close()
 
 
+async def test_filing_a_ppp_project_with_its_payment_table(browser: Any, stack: Stack) -> None:
+    """The filing form offers the special kinds: a PPP project without its payment table is
+    refused naming the field, and files once the bands are given."""
+    year = _today().year
+    clerk = await _sign_in(browser, stack, "clerk")
+    await clerk.get_by_role("link", name="申报新项目").click()
+    for field, value in {"#f-code": "E2E-PPP", "#f-name": "污水处理厂PPP", "#f-start": str(year),
+                         "#f-end": str(year), "#f-total": "5000000", "#f-owner": "张三"}.items():  # fmt: skip
+        await clerk.fill(field, value)
+    await clerk.select_option("#f-kind", "ppp")
+    async with clerk.expect_navigation():
+        await clerk.get_by_role("button", name="申报", exact=True).click()
+    assert "payment_table" in await clerk.locator("[role=alert]").inner_text()
+    for name, value in {"band_0_low": "0", "band_0_high": "60", "band_0_pct": "0",
+                        "band_1_low": "60", "band_1_high": "100", "band_1_pct": "100"}.items():  # fmt: skip
+        await clerk.fill(f'[name="{name}"]', value)
+    async with clerk.expect_navigation():
+        await clerk.get_by_role("button", name="申报", exact=True).click()
+    assert clerk.url.endswith("/projects/E2E-PPP")
+    assert await _current_states(clerk) == ["已申报"]
+    await clerk.context.close()
+
+
 async def test_the_sign_in_page(browser: Any, stack: Stack) -> None:
     """A wrong password is refused in Chinese; the session cookie is HttpOnly and SameSite."""
     context = await browser.new_context(base_url=stack.base_url)
