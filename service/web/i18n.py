@@ -160,6 +160,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "form.major": ("重大项目（须事前绩效评估）", "Major (needs ex-ante assessment)"),
     "form.owner": ("项目责任人", "Owner"),
     "form.file": ("申报", "File"),
+    "form.third_party_evaluator": (
+        "第三方评价机构（仅政府购买服务，将公开）",
+        "Third-party evaluator (purchased services only; published)",
+    ),
+    "form.evaluation_standard": (
+        "评价标准（仅政府购买服务，将公开）",
+        "Evaluation standard (purchased services only; published)",
+    ),
     "form.kind_fields": ("特定类别须填写", "Only for some kinds"),
     "form.management_fee": (
         "年度管理费（元，仅政府投资基金）",

@@ -104,3 +104,21 @@ def test_the_filing_form_takes_a_payment_table_or_a_management_fee() -> None:
     assert "payment_table" in _invalid_fields(
         _filing("ppp", band_0_low="0", band_0_high="50", band_0_pct="10")  # does not reach 100
     )
+
+
+def test_a_purchased_service_self_evaluation_names_its_evaluator_and_standard() -> None:
+    """The optional fields reach the payload when filled and are left out when empty."""
+    form = {"fiscal_year": "2027", "executed_amount": "900000", "actual_O1": "100",
+            "third_party_evaluator": "某某评估公司", "evaluation_standard": "服务合同考核细则"}  # fmt: skip
+    body = payload_from_form("submit_self_evaluation", form, codes=["O1"])
+    payload = PAYLOADS["submit_self_evaluation"].model_validate(body)
+    assert (payload.third_party_evaluator, payload.evaluation_standard) == (  # type: ignore[attr-defined]
+        "某某评估公司",
+        "服务合同考核细则",
+    )
+    plain = payload_from_form(
+        "submit_self_evaluation", {**form, "third_party_evaluator": "", "evaluation_standard": ""},
+        codes=["O1"],
+    )  # fmt: skip
+    assert "third_party_evaluator" not in plain
+    assert "evaluation_standard" not in plain
