@@ -173,7 +173,7 @@ ACTIONS: dict[str, ActionDef] = {
         ActionDef("resume_funding", _P, _FIN, "恢复拨款", (_t("suspended", "active"),)),
         ActionDef("exit", _P, _FIN, "清理退出", (_t(_OPEN_PROJECT, "exited"),)),
         # A lead may arise in any open state; it changes no state. A finished project's
-        # workflow has ended and takes no more actions (see the README).
+        # workflow has ended: a lead on it is recorded by `service.closed_transfers`.
         ActionDef(
             "transfer_to_discipline",
             _P,

@@ -14,6 +14,7 @@ Pure and deterministic: the workflow runs it on every monitoring report.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
@@ -184,3 +185,43 @@ def monitoring_warning(
     return MonitoringAssessment(
         execution_pct=execution, threshold_pct=threshold, level=level, reasons=reasons
     )
+
+
+# The reasons are stored in the workflow's state and history in English, as worded above; they
+# are shown in Chinese by matching those wordings (stored histories stay as they are and keep
+# replaying). A wording changed above must be changed here too: the tests translate every
+# reason `monitoring_warning` gives.
+_NUMBER = r"-?\d+(?:\.\d+)?"
+_REASONS_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(
+            rf"execution (?P<execution>{_NUMBER})% is (?P<lag>{_NUMBER}) points below the "
+            rf"(?P<threshold>{_NUMBER})% expected by (?P<by>\d{{4}}-\d{{2}}-\d{{2}}) "
+            rf"\(more than (?P<limit>{_NUMBER})\)"
+        ),
+        "预算执行率{execution}%，低于{by}应达到的{threshold}%达{lag}个百分点（超过{limit}个百分点）",
+    ),
+    (
+        re.compile(
+            rf"execution (?P<execution>{_NUMBER})% is below the (?P<threshold>{_NUMBER})% "
+            rf"expected by (?P<by>\d{{4}}-\d{{2}}-\d{{2}})"
+        ),
+        "预算执行率{execution}%，低于{by}应达到的{threshold}%",
+    ),
+    (
+        re.compile(
+            rf"goal achievement (?P<goal>{_NUMBER})% and execution (?P<execution>{_NUMBER})% "
+            rf"differ by (?P<gap>{_NUMBER}) points \(more than (?P<limit>{_NUMBER})\)"
+        ),
+        "绩效目标完成率{goal}%与预算执行率{execution}%相差{gap}个百分点（超过{limit}个百分点）",
+    ),
+)
+
+
+def reason_zh(reason: str) -> str:
+    """A stored warning reason in Chinese; a wording not known here is shown as stored."""
+    for pattern, template in _REASONS_ZH:
+        match = pattern.fullmatch(reason)
+        if match is not None:
+            return template.format(**match.groupdict())
+    return reason

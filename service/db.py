@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, create_engine
 
 import models.department_tables  # registers the department-year read model
+import models.discipline_tables  # registers the transfers on finished projects
 import models.disclosure_tables  # registers the published fiscal years
 import models.evaluator_tables  # registers the expert library and the assignments
 import models.notification_tables  # registers the outbox and directory on SQLModel.metadata

@@ -1,4 +1,4 @@
-"""A demo district for a first run: departments, one user per role, a dozen projects.
+"""A demo district for a first run: departments, one user per role, thirteen projects.
 
 `perfbudget up` seeds it on a fresh data directory (no user yet) unless `PERFBUDGET_DEMO=0`.
 Every project is filed and driven through the real API functions (`service.projects`), hence
@@ -9,7 +9,8 @@ The projects run on the real clock (no `clock_offset_seconds`): the API judges d
 actions allowed on the real clock too, so a project living at another business time would show
 duties its workflow does not see. Years already over are reached honestly all the same: a
 budget approved for last year starts and ends that year at once in the workflow, and the year
-can then be evaluated.
+can then be evaluated. One project is carried over from the previous system with last year
+already closed (`models.carry_over`), so its self-evaluation is truly overdue on the first day.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -26,8 +28,10 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 from temporalio.client import Client
 
+from models.carry_over import ClosedYear, carried_over
+from models.indicators import Indicator
 from models.kinds import template_for
-from models.project_state import ProjectFiling, ProjectState
+from models.project_state import ProjectFiling, ProjectInfo, ProjectState
 from models.tables import ProjectRow, User
 from models.vocabulary import BudgetType, ProjectKind, Role
 from service import projects
@@ -55,6 +59,8 @@ USERS: dict[str, tuple[Role, str | None]] = {
     "pingjia": (Role.EVALUATOR, None),
     "shenji": (Role.AUDITOR, None),
 }
+# Where the carried-over project's last year was budgeted and executed.
+PREVIOUS_SYSTEM = "原预算管理一体化系统（存量项目导入）"
 CLERK = {"JYJ": "jiaoyu", "JTJ": "jiaotong", "WJW": "weijian"}
 FINANCE = "caizheng"
 
@@ -104,6 +110,8 @@ class Story:
     )  # (who, action, body)
     # Wait for a cycle state before the next step (the workflow starts and ends years itself).
     waits: dict[int, tuple[int, str]] = field(default_factory=dict)  # step index → (year, state)
+    # Carried over from the previous system with this year closed, instead of filed afresh.
+    carried: ClosedYear | None = None
 
 
 def _filing(code: str, name: str, kind: str, budget: str, start: int, end: int, total: int,
@@ -129,6 +137,20 @@ class _Script:
 
     def step(self, who: str, action: str, body: dict[str, Any] | None = None) -> _Script:
         self.story.steps.append((who, action, body or {}))
+        return self
+
+    def carried_over(self, year: int, amount: int, executed: int) -> _Script:
+        """Imported with `year` budgeted, executed and closed on 31 December in the previous
+        system: its self-evaluation was due on 31 March of the year after."""
+        self.story.carried = ClosedYear(
+            fiscal_year=year,
+            indicators=[
+                Indicator.model_validate(i) for i in self.goals(year, amount)["indicators"]
+            ],
+            approved_amount=Decimal(amount),
+            executed_amount=Decimal(executed),
+            approved_on=date(year, 1, 20),
+        )
         return self
 
     def wait(self, year: int, state: str) -> _Script:
@@ -174,7 +196,8 @@ class _Script:
 
 
 def stories(today: date) -> list[Story]:
-    """Twelve projects across three departments, this fiscal year and the next."""
+    """Thirteen projects across three departments: last fiscal year (one carried over from the
+    previous system, its self-evaluation overdue), this one and the next."""
     this, nxt = today.year, today.year + 1
     aug, oct_ = date(this, 8, 31), date(this, 10, 31)
     made: list[Story] = []
@@ -221,6 +244,9 @@ def stories(today: date) -> list[Story]:
     (story(_filing("JT-003", "智慧交通平台建设", "project", "state_capital", nxt, nxt + 1, 8_000_000, "郑军"),
            ("接入路口数量", "个", 300))
      .step(jtj, "submit").next_goals(4_000_000, 300))  # fmt: skip
+    (story(_filing("JT-005", "农村客运站点维护", "project", "general_public", this - 1, this - 1, 800_000, "马超"),
+           ("维护客运站点", "个", 40))
+     .carried_over(this - 1, 800_000, 760_000))  # fmt: skip  # its self-evaluation is overdue
     (story(_filing("JT-004", "公共停车设施建设", "project", "general_public", this, nxt, 5_000_000, "冯涛"),
            ("新增停车泊位", "个", 2000))
      .step(jtj, "submit").budgeted(this, 2_500_000)
@@ -291,13 +317,28 @@ async def _play(story: Story, settings: Settings, client: Client) -> None:
     department = code[:2]
     clerk = CLERK[{"XX": "JYJ", "JT": "JTJ", "WS": "WJW"}[department]]
     with Session(engine_for(settings.effective_database_url), expire_on_commit=False) as session:
-        await projects.file_project(
-            session=session,
-            client=client,
-            settings=settings,
-            principal=_principal(clerk),
-            filing=ProjectFiling.model_validate(story.filing),
-        )
+        if story.carried is None:
+            await projects.file_project(
+                session=session,
+                client=client,
+                settings=settings,
+                principal=_principal(clerk),
+                filing=ProjectFiling.model_validate(story.filing),
+            )
+        else:
+            rules = await asyncio.to_thread(rules_in_force, session=session, settings=settings)
+            info = ProjectInfo(**story.filing, department=USERS[clerk][1])
+            carried = carried_over(
+                info, story.carried, source=PREVIOUS_SYSTEM, imported_at=datetime.now(UTC),
+                rules=rules,
+            )  # fmt: skip
+            await projects.carry_over_project(
+                session=session,
+                client=client,
+                settings=settings,
+                principal=_principal("admin"),
+                state=carried,
+            )
     for index, (who, action, body) in enumerate(story.steps):
         if index in story.waits:
             year, state = story.waits[index]

@@ -5,12 +5,17 @@ What must be disclosed (DOMAIN.md, the source's (十九) and (十)):
 - self-evaluation reports, finance's evaluation results (its review, or a key evaluation
   whose grade replaces the review's) and how they were applied, and the public notice of a
   fair or poor (中/差) result — public once the zone's fiscal year has published that year
-  (`DisclosureRelease`), and only when the year's result is settled.
+  (`DisclosureRelease`), and only when the year's result is settled;
+- for a purchased service (政府购买服务), its third-party evaluation: the evaluating
+  institution, the evaluation standard and the result (及时充分地将评价机构、评价标准、评价结果
+  等向社会公开) — public with the year's evaluations, unless the evaluation was recorded as not
+  for publication.
 
 Every field a disclosure carries is listed in the models below (a whitelist): no user names,
 no owners' or heads' names, no free-text comments (they may name people), no drafts (goals
 not yet approved with a budget, self-evaluations not yet reviewed, key evaluations under way),
-no evaluator's name and no report text.
+no key evaluation's experts' names and no report text. The one name published is a purchased
+service's evaluating institution: an institution, not a person.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class DisclosureKind(StrEnum):
     SELF_EVALUATION = "self_evaluation"  # 绩效自评报告
     FINANCE_EVALUATION = "finance_evaluation"  # 财政评价结果及应用情况
     NOTICE = "notice"  # 评价结果为中、差的公开通报
+    PURCHASED_SERVICE = "purchased_service"  # 政府购买服务第三方评价（评价机构、标准、结果）
 
 
 KIND_ZH: dict[DisclosureKind, str] = {
@@ -45,6 +51,7 @@ KIND_ZH: dict[DisclosureKind, str] = {
     DisclosureKind.SELF_EVALUATION: "绩效自评报告",
     DisclosureKind.FINANCE_EVALUATION: "财政评价结果及应用",
     DisclosureKind.NOTICE: "评价结果公开通报",
+    DisclosureKind.PURCHASED_SERVICE: "政府购买服务绩效评价",
 }
 
 CONSEQUENCE_ZH: dict[ResultConsequence, str] = {
@@ -99,6 +106,16 @@ class PublicFinanceEvaluation(BaseModel):
     rectification: str | None  # ordered / submitted / accepted; None: none ordered
 
 
+class PublicPurchasedServiceEvaluation(BaseModel):
+    """Who evaluated the service (an institution), by which standard, with which result."""
+
+    evaluator: str  # the third-party institution (评价机构)
+    standard: str  # 评价标准
+    score: Amount  # the third party's evaluation (the year's self-evaluation report)
+    grade: str
+    grade_zh: str
+
+
 class Disclosure(BaseModel):
     kind: DisclosureKind
     kind_zh: str
@@ -115,6 +132,7 @@ class Disclosure(BaseModel):
     self_evaluation: PublicSelfEvaluation | None = None
     finance_evaluation: PublicFinanceEvaluation | None = None
     notice: str | None = None
+    purchased_service: PublicPurchasedServiceEvaluation | None = None
 
 
 class DisclosurePage(BaseModel):
@@ -189,6 +207,23 @@ def disclosures_of(
                 **base,
             )
         )
+        third = evaluation.third_party
+        if third is not None and third.publish:
+            found.append(
+                Disclosure(
+                    kind=DisclosureKind.PURCHASED_SERVICE,
+                    kind_zh=KIND_ZH[DisclosureKind.PURCHASED_SERVICE],
+                    published_at=released_at,
+                    purchased_service=PublicPurchasedServiceEvaluation(
+                        evaluator=third.evaluator,
+                        standard=third.standard,
+                        score=report.total,
+                        grade=report.grade.value,
+                        grade_zh=GRADE_ZH[report.grade],
+                    ),
+                    **base,
+                )
+            )
     rectification = cycle.rectification
     score, grade, consequence, cut_percent, cut_applies_to = result
     found.append(

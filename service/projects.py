@@ -34,7 +34,7 @@ from models.engine import Lifecycle
 from models.engine_time import business_today
 from models.evaluator_tables import EvaluatorAssignmentRow
 from models.kinds import FundDecision, PaymentTable
-from models.lifecycle import ACTIONS, PERSON_ACTIONS
+from models.lifecycle import ACTIONS, PERSON_ACTIONS, PROJECT_FINAL_STATES
 from models.project_state import (
     Actor,
     Cycle,
@@ -47,7 +47,7 @@ from models.project_state import (
 from models.rules import Rules
 from models.tables import CycleRow, Department, HistoryRow, ProjectRow
 from models.vocabulary import Role
-from service import control_reservations
+from service import closed_transfers, control_reservations
 from service.auth import Principal
 from service.calendar import rules_in_force
 from service.problems import Problem, validation_errors
@@ -413,6 +413,28 @@ async def file_project(
     info = ProjectInfo(**filing.model_dump(), department=principal.department)
     filer = Actor(username=principal.username, role=principal.role, department=principal.department)
     state = ProjectState.filed(info, actor=filer, at=now)
+    return await _start(session, client, settings, principal, state)
+
+
+async def carry_over_project(
+    *,
+    session: Session,
+    client: Client,
+    settings: Settings,
+    principal: Principal,
+    state: ProjectState,
+) -> ProjectDetail:
+    """Start the workflow of a project carried over from the previous system (see
+    `models.carry_over`), in the state it had there; 409 if the code is taken."""
+    if await asyncio.to_thread(session.get, ProjectRow, state.info.code) is not None:
+        raise _code_taken(state.info.code)
+    return await _start(session, client, settings, principal, state)
+
+
+async def _start(
+    session: Session, client: Client, settings: Settings, principal: Principal, state: ProjectState
+) -> ProjectDetail:
+    info = state.info
     rules = await asyncio.to_thread(rules_in_force, session=session, settings=settings)
     try:
         await client.start_workflow(
@@ -432,7 +454,7 @@ async def file_project(
                     SearchAttributePair(sa.PROJECT_CODE, info.code),
                     SearchAttributePair(sa.DEPARTMENT, info.department),
                     SearchAttributePair(sa.BUDGET_TYPE, info.budget_type.value),
-                    SearchAttributePair(sa.LIFECYCLE_STATE, ["filed"]),
+                    SearchAttributePair(sa.LIFECYCLE_STATE, [state.state]),
                 ]
             ),
         )
@@ -508,10 +530,13 @@ async def take_action(
     idempotency_key: str | None,
     rules: Rules,
     composed: bool = False,
+    settings: Settings | None = None,
 ) -> ProjectDetail:
     """Ask the project's workflow to take `action`; 409 with every unmet guard if it may not.
 
     `composed`: the body was built by the service (see `COMPOSED_ACTIONS`), not sent by a caller.
+    A transfer to discipline inspection on a finished project is recorded by the service (its
+    workflow has ended; `service.closed_transfers`); `settings` then delivers its messages.
     """
     structlog.contextvars.bind_contextvars(
         project_code=code, workflow_id=workflow_id(code), action=action
@@ -535,6 +560,9 @@ async def take_action(
             title="Forbidden",
             detail=f"only the {required.value} role may {action}",
         )
+    if action == closed_transfers.ACTION and row.state in PROJECT_FINAL_STATES:
+        return await _transfer_closed(session, row, payload, principal, idempotency_key, rules,
+                                      settings)  # fmt: skip
     actor = Actor(username=principal.username, role=principal.role, department=principal.department)
     request_id = idempotency_key or str(uuid.uuid4())
     facts: ControlFacts | None = None
@@ -624,6 +652,29 @@ def _write_through(
         session.rollback()
         log.warning("write_through_failed", project_code=outcome.project.info.code, seq=seq)
     return detail_of(outcome.project, seq, principal, now=datetime.now(UTC), rules=rules)
+
+
+async def _transfer_closed(
+    session: Session,
+    row: ProjectRow,
+    payload: Any,
+    principal: Principal,
+    idempotency_key: str | None,
+    rules: Rules,
+    settings: Settings | None,
+) -> ProjectDetail:
+    _, queued = await asyncio.to_thread(
+        closed_transfers.record,
+        session,
+        row=row,
+        payload=payload,
+        principal=principal,
+        idempotency_key=idempotency_key,
+    )
+    if settings is not None:
+        bind = session.get_bind()
+        closed_transfers.deliver_soon(lambda: Session(bind), settings, queued)
+    return project_detail(row, principal, now=datetime.now(UTC), rules=rules)
 
 
 def _rejection_problem(cause: BaseException | None, action: str) -> Problem:

@@ -44,6 +44,12 @@ def _summary(d: Disclosure) -> str:
     if d.finance_evaluation is not None:
         f = d.finance_evaluation
         return f"财政评价得分 {f.score}，等级“{f.grade_zh}”；结果应用：{f.consequence_zh}"
+    if d.purchased_service is not None:
+        p = d.purchased_service
+        return (
+            f"评价机构：{p.evaluator}；评价标准：{p.standard}；"
+            f"评价结果：得分 {p.score}，等级“{p.grade_zh}”"
+        )
     return d.notice or ""
 
 

@@ -6,7 +6,8 @@
 - lifelong: for each major project, its owner's record for life (绩效终身责任追究): the
   project's years, grades and warnings, and every accountability record and transfer;
 - discipline transfers: leads transferred to discipline inspection (移送纪检监察), with who
-  transferred them.
+  transferred them — by the project's workflow while it was open, or recorded by the service
+  after it was completed or exited (`models.discipline_tables`).
 
 Read from the SQL read model: history rows for decisions, the projects' snapshots for records.
 """
@@ -20,6 +21,7 @@ from pydantic import BaseModel
 from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session, col
 
+from models.discipline_tables import ClosedProjectTransfer
 from models.lifecycle import ACTIONS
 from models.project_state import ProjectState
 from models.tables import HistoryRow, ProjectRow
@@ -56,12 +58,15 @@ class AccountabilityView(BaseModel):
 class TransferView(BaseModel):
     code: str
     department: str
+    # The history entry that records it; for a finished project, the last entry it follows.
     seq: int
     at: datetime
     fiscal_year: int | None
     reason: str
     evidence: str
     transferred_by: str | None  # from the audit trail (None if its entry is not projected yet)
+    # Set when recorded after the project ended: the state it had (completed or exited).
+    after_close: str | None = None
 
 
 class YearRecord(BaseModel):
@@ -170,6 +175,12 @@ def register(
     accountability: list[AccountabilityView] = []
     transfers: list[TransferView] = []
     lifelong: list[LifelongRecord] = []
+    # Few and rare (leads on finished projects): all of them at once, not one query per project.
+    after_close: dict[str, list[ClosedProjectTransfer]] = {}
+    for c in session.execute(
+        select(ClosedProjectTransfer).order_by(col(ClosedProjectTransfer.id))
+    ).scalars():
+        after_close.setdefault(c.code, []).append(c)
     for row in session.execute(projects).scalars():
         state = ProjectState.model_validate(row.snapshot)
         records = [
@@ -177,7 +188,7 @@ def register(
             for r in state.accountability
             if _in_year(r.fiscal_year, r.at, year, zone)
         ]
-        moved = _transfers(session, row, state, year, zone)
+        moved = _transfers(session, row, state, year, zone, after_close.get(row.code, []))
         accountability.extend(r for r in records if _subject_matches(subject, r.subject))
         transfers.extend(t for t in moved if subject is None or t.transferred_by == subject)
         info = state.info
@@ -225,7 +236,12 @@ def _in_year(fiscal_year: int | None, at: datetime, year: int | None, zone: time
 
 
 def _transfers(
-    session: Session, row: ProjectRow, state: ProjectState, year: int | None, zone: timezone
+    session: Session,
+    row: ProjectRow,
+    state: ProjectState,
+    year: int | None,
+    zone: timezone,
+    later: list[ClosedProjectTransfer],
 ) -> list[TransferView]:
     found = []
     for t in state.discipline_transfers:
@@ -240,4 +256,19 @@ def _transfers(
                 transferred_by=entry.actor if entry is not None else None,
             )
         )
+    found.extend(
+        TransferView(
+            code=row.code,
+            department=row.department,
+            seq=row.seq,
+            at=c.at,
+            fiscal_year=c.fiscal_year,
+            reason=c.reason,
+            evidence=c.evidence,
+            transferred_by=c.actor,
+            after_close=c.project_state,
+        )
+        for c in later
+        if _in_year(c.fiscal_year, c.at, year, zone)
+    )
     return found

@@ -107,6 +107,7 @@ async def take_action(
         body=body,
         idempotency_key=idempotency_key,
         rules=await asyncio.to_thread(calendar.rules_in_force, session=session, settings=settings),
+        settings=settings,
     )
 
 

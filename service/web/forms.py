@@ -83,7 +83,12 @@ FORMS: dict[str, FormSpec] = {
     "resume_funding": FormSpec(fields=(_REASON,)),
     "close_year": FormSpec(),
     "submit_self_evaluation": FormSpec(
-        fields=(Field("executed_amount", "form.executed_amount", "number", required=True),),
+        fields=(
+            Field("executed_amount", "form.executed_amount", "number", required=True),
+            # Purchased services only (guard `third_party_named`); left out when empty.
+            Field("third_party_evaluator", "form.third_party_evaluator"),
+            Field("evaluation_standard", "form.evaluation_standard", "textarea"),
+        ),
         results=True,
     ),
     "review_self_evaluation": FormSpec(

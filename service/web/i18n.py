@@ -160,6 +160,32 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "form.major": ("重大项目（须事前绩效评估）", "Major (needs ex-ante assessment)"),
     "form.owner": ("项目责任人", "Owner"),
     "form.file": ("申报", "File"),
+    "form.third_party_evaluator": (
+        "第三方评价机构（仅政府购买服务，将公开）",
+        "Third-party evaluator (purchased services only; published)",
+    ),
+    "form.evaluation_standard": (
+        "评价标准（仅政府购买服务，将公开）",
+        "Evaluation standard (purchased services only; published)",
+    ),
+    "form.kind_fields": ("特定类别须填写", "Only for some kinds"),
+    "form.management_fee": (
+        "年度管理费（元，仅政府投资基金）",
+        "Yearly management fee (yuan; government investment funds only)",
+    ),
+    "form.payment_table": (
+        (
+            "按效付费表（仅政府和社会资本合作、政府购买服务）：得分区间 [下限, 上限) 对应付费比例，"
+            "须覆盖 0–100 分"
+        ),
+        (
+            "Pay-by-performance table (PPP and purchased services only): score band [low, high) → "
+            "payment percent, covering 0–100"
+        ),
+    ),
+    "form.band_low": ("得分下限", "Score from"),
+    "form.band_high": ("得分上限", "Score below"),
+    "form.band_pct": ("付费比例（%）", "Payment (%)"),
     "assess.necessity": ("立项必要性", "Necessity"),
     "assess.economy": ("投入经济性", "Economy of inputs"),
     "assess.goal_reasonableness": ("绩效目标合理性", "Reasonableness of goals"),
@@ -259,6 +285,7 @@ _DUTY_EN: dict[DutyKind, str] = {
 # Clock and ladder events are history entries too; people read them in the timeline.
 _EVENT: dict[str, tuple[str, str]] = {
     "file": ("申报项目", "File"),
+    "carry_over": ("存量项目导入（原系统）", "Carried over from the previous system"),
     "reminder": ("到期提醒", "Reminder"),
     "overdue": ("逾期通知", "Overdue notice"),
     "escalation": ("逐级督办", "Escalation"),

@@ -10,10 +10,15 @@ from typing import Any
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+from sqlalchemy import select
+from sqlmodel import Session
 from starlette.responses import HTMLResponse
 
 from models.lifecycle import ACTIONS, CYCLE_STATES, PROJECT_STATES
+from models.monitoring import reason_zh
+from models.tables import Department
 from service.auth import Principal
+from service.db import engine_for
 from service.settings import Settings
 from service.web import charts, i18n
 from service.web.forms import ACHIEVEMENTS, ASSESSMENT_DIMENSIONS, MAX_INDICATOR_ROWS, form_for
@@ -56,6 +61,12 @@ def when(value: datetime | date | str | None) -> str:
     return value.isoformat()
 
 
+def department_names(settings: Settings) -> dict[str, str]:
+    """Department code → name, read per page (departments are few and may be added any time)."""
+    with Session(engine_for(settings.effective_database_url)) as session:
+        return {d.code: d.name for d in session.execute(select(Department)).scalars()}
+
+
 def render(
     request: Request,
     name: str,
@@ -66,6 +77,7 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     lang = lang_of(request)
+    names = department_names(settings)
 
     def t(key: str, **values: object) -> str:
         return i18n.message(key, lang, **values)
@@ -88,6 +100,8 @@ def render(
             "action_name": lambda a: i18n.action_name(a, lang),
             "grade_name": lambda g: i18n.grade_name(g, lang),
             "duty_name": lambda k: i18n.duty_name(k, lang),
+            "reason_text": lambda r: reason_zh(r) if lang == "zh" else r,
+            "dept_name": lambda code: names.get(code, code) if code else "",
             "unmet_message": lambda u: u.get("message_zh") if lang == "zh" else u.get("message"),
             "execution_svg": execution_svg,
             "money": money,

@@ -21,7 +21,6 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from models.engine_time import business_today
-from models.kinds import KIND_FILING_FIELDS
 from models.lifecycle import CYCLE_STATES, PERSON_ACTIONS, PROJECT_STATES
 from models.project_state import ProjectFiling, ProjectState
 from models.vocabulary import BudgetType, Grade, ProjectKind, Role, WarningLevel
@@ -294,11 +293,30 @@ async def new_project_page(
     )
 
 
+PAYMENT_BAND_ROWS = 5  # rows of the payment table offered by the filing form
+
+
+def kind_fields(values: dict[str, str]) -> dict[str, Any]:
+    """The filing's kind-specific fields from the form: only those filled in (the filing then
+    says which its kind needs, or may not have, naming the field)."""
+    found: dict[str, Any] = {}
+    if values.get("management_fee"):
+        found["management_fee"] = values["management_fee"]
+    bands = [
+        {"low": values.get(f"band_{i}_low", ""), "high": values.get(f"band_{i}_high", ""),
+         "payment_pct": values.get(f"band_{i}_pct", "")}
+        for i in range(PAYMENT_BAND_ROWS)
+    ]  # fmt: skip
+    filled = [b for b in bands if any(b.values())]  # blank rows are ignored
+    if filled:
+        found["payment_table"] = {"bands": filled}
+    return found
+
+
 def _filing_choices() -> dict[str, Any]:
     return {
-        # Kinds whose filing needs more (a payment table, a management fee) are filed through
-        # the API until the form has those fields.
-        "kinds": [k.value for k in ProjectKind if not KIND_FILING_FIELDS.get(k)],
+        "kinds": [k.value for k in ProjectKind],
+        "band_rows": PAYMENT_BAND_ROWS,
         "budget_types": [b.value for b in BudgetType],
         "this_year": datetime.now(UTC).year,
     }
@@ -328,9 +346,17 @@ async def file_project(
         "owner",
     )
     values = {f: form.get(f, "").strip() for f in fields}
+    kind_values = {
+        key: form.get(key, "").strip()
+        for key in ("management_fee", *(
+            f"band_{i}_{part}" for i in range(PAYMENT_BAND_ROWS) for part in ("low", "high", "pct")
+        ))
+    }  # fmt: skip
     errors: list[dict[str, str]] = []
     try:
-        filing = ProjectFiling.model_validate({**values, "major": form.get("major") == "on"})
+        filing = ProjectFiling.model_validate(
+            {**values, "major": form.get("major") == "on", **kind_fields(kind_values)}
+        )
         await projects.file_project(
             session=session, client=client, settings=settings, principal=principal, filing=filing
         )
@@ -346,7 +372,7 @@ async def file_project(
             principal=principal,
             status_code=422,
             errors=errors,
-            values={**values, "major": form.get("major") == "on"},
+            values={**values, **kind_values, "major": form.get("major") == "on"},
             **_filing_choices(),
         )
     return _see_other(f"/projects/{quote(filing.code)}")

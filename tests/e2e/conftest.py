@@ -19,6 +19,7 @@ import pytest
 import pytest_asyncio
 import uvicorn
 
+from models.tables import Department
 from service.app import create_app
 from service.db import init_db, session_scope
 from service.devserver import EmbeddedTemporal
@@ -28,6 +29,7 @@ from service.users import add_user
 from service.worker import build_worker
 
 PASSWORD = "correct-horse-battery"
+DEPARTMENT_NAME = "区住房和城乡建设局"
 USERS = {"clerk": ("department", "D1"), "fin": ("finance", None), "clerk2": ("department", "D2")}
 
 
@@ -69,6 +71,10 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
                 role=role,
                 department=department,
             )
+        named = session.get(Department, "D1")
+        assert named is not None
+        named.name = DEPARTMENT_NAME  # pages show names, not codes
+        session.commit()
     async with EmbeddedTemporal.from_settings(settings) as temporal:
         client = await connect_client(settings)
         app = create_app(settings, temporal_client=client)

@@ -19,7 +19,7 @@ from openpyxl import load_workbook
 
 from models.guards import GUARDS
 from service import excel
-from tests.e2e.conftest import PASSWORD, Stack
+from tests.e2e.conftest import DEPARTMENT_NAME, PASSWORD, Stack
 from tests.support.browser import ARTIFACTS
 
 CODE = "E2E-1"
@@ -110,6 +110,7 @@ async def test_a_year_in_the_workbench(browser: Any, stack: Stack) -> None:
     clerk = await _sign_in(browser, stack, "clerk")
     await _shot(clerk, "dashboard-department-empty")
     assert "部门、单位" in await clerk.locator("h1").inner_text()
+    assert DEPARTMENT_NAME in await clerk.locator("h1").inner_text()  # its name, not "D1"
     assert await clerk.get_by_role("heading", name="待办事项（按紧迫程度排序）").is_visible()
 
     # Filing, then submitting: a project that is not major goes straight to 实施中.
@@ -165,6 +166,8 @@ async def test_a_year_in_the_workbench(browser: Any, stack: Stack) -> None:
         await finance.get_by_role("button", name="筛选").click()
     await _shot(finance, "dashboard-finance")
     assert await finance.get_by_role("link", name=CODE, exact=True).is_visible()
+    listed = finance.locator("tr", has=finance.get_by_role("link", name=CODE, exact=True))
+    assert DEPARTMENT_NAME in await listed.first.inner_text()
     await finance.get_by_role("link", name=CODE, exact=True).click()
     await _act(finance, "approve_goals", year)
     await _act(finance, "approve_budget", year)  # the amount defaults to the request
@@ -180,6 +183,10 @@ async def test_a_year_in_the_workbench(browser: Any, stack: Stack) -> None:
     assert "已执行：报送绩效监控" in await clerk.locator("[role=status]").inner_text()
     if _today() >= date(year, 4, 30):  # the first threshold (25 % by end-April) has passed
         assert await clerk.locator("h1 .badge.red").is_visible()
+        # The warning's reason reads in Chinese (stored in English in the history).
+        monitoring = await clerk.locator(f"#year-{year}").inner_text()
+        assert "预算执行率" in monitoring
+        assert "expected by" not in monitoring
         await finance.goto("/")
         assert await finance.locator('a[href="/?warning=red"] strong').inner_text() == "1"
 
@@ -229,6 +236,29 @@ async def test_a_year_in_the_workbench(browser: Any, stack: Stack) -> None:
     assert "找不到该项目" in await other.locator("[role=alert]").inner_text()
     for page in (clerk, finance, other):
         await page.context.close()
+
+
+async def test_filing_a_ppp_project_with_its_payment_table(browser: Any, stack: Stack) -> None:
+    """The filing form offers the special kinds: a PPP project without its payment table is
+    refused naming the field, and files once the bands are given."""
+    year = _today().year
+    clerk = await _sign_in(browser, stack, "clerk")
+    await clerk.get_by_role("link", name="申报新项目").click()
+    for field, value in {"#f-code": "E2E-PPP", "#f-name": "污水处理厂PPP", "#f-start": str(year),
+                         "#f-end": str(year), "#f-total": "5000000", "#f-owner": "张三"}.items():  # fmt: skip
+        await clerk.fill(field, value)
+    await clerk.select_option("#f-kind", "ppp")
+    async with clerk.expect_navigation():
+        await clerk.get_by_role("button", name="申报", exact=True).click()
+    assert "payment_table" in await clerk.locator("[role=alert]").inner_text()
+    for name, value in {"band_0_low": "0", "band_0_high": "60", "band_0_pct": "0",
+                        "band_1_low": "60", "band_1_high": "100", "band_1_pct": "100"}.items():  # fmt: skip
+        await clerk.fill(f'[name="{name}"]', value)
+    async with clerk.expect_navigation():
+        await clerk.get_by_role("button", name="申报", exact=True).click()
+    assert clerk.url.endswith("/projects/E2E-PPP")
+    assert await _current_states(clerk) == ["已申报"]
+    await clerk.context.close()
 
 
 async def test_the_sign_in_page(browser: Any, stack: Stack) -> None:

@@ -15,6 +15,7 @@ from models.monitoring import (
     MonitoringRules,
     goal_achievement_pct,
     monitoring_warning,
+    reason_zh,
 )
 from models.vocabulary import Achievement, Level1, Level2, Operator, WarningLevel
 
@@ -129,6 +130,39 @@ def test_reasons_name_the_figures() -> None:
         "execution 10.00% is 50.00 points below the 60% expected by 2025-08-31 (more than 20)",
         "goal achievement 90% and execution 10.00% differ by 80.00 points (more than 10)",
     ]
+
+
+def test_reasons_read_in_chinese() -> None:
+    """The stored English reasons are shown in Chinese with the same figures; a wording not
+    known (a future one, or free text) is shown as stored rather than lost."""
+    judged = monitoring_warning(
+        period_end=date(2025, 8, 31), approved=D(1000), executed=D(100), goal_achievement_pct=D(90)
+    )
+    assert [reason_zh(r) for r in judged.reasons] == [
+        "预算执行率10.00%，低于2025-08-31应达到的60%达50.00个百分点（超过20个百分点）",
+        "绩效目标完成率90%与预算执行率10.00%相差80.00个百分点（超过10个百分点）",
+    ]
+    yellow = monitoring_warning(
+        period_end=date(2025, 8, 31), approved=D(1000), executed=D(500), goal_achievement_pct=None
+    )
+    assert [reason_zh(r) for r in yellow.reasons] == ["预算执行率50.00%，低于2025-08-31应达到的60%"]
+    assert reason_zh("something else") == "something else"
+
+
+@pytest.mark.parametrize("executed", ["0", "1", "250", "399.99", "555", "1200"])
+@pytest.mark.parametrize("goal", [None, "0", "35.5", "100"])
+@pytest.mark.parametrize("month", [3, 4, 6, 8, 10, 12])
+def test_every_reason_has_a_chinese_reading(executed: str, goal: str | None, month: int) -> None:
+    """Whatever figures and checkpoint, no reason is left in English."""
+    judged = monitoring_warning(
+        period_end=date(2025, month, 28),
+        approved=D(1000),
+        executed=D(executed),
+        goal_achievement_pct=None if goal is None else D(goal),
+    )
+    for reason in judged.reasons:
+        assert reason_zh(reason) != reason
+        assert reason_zh(reason).isascii() is False
 
 
 def test_execution_percent_judged_as_shown() -> None:

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 from temporalio.testing import WorkflowEnvironment
 
 from models.project_state import ProjectState
-from models.tables import ProjectRow, User
-from service import demo
+from models.tables import HistoryRow, ProjectRow, User
+from service import audit, demo
+from service.calendar import rules_in_force
 from service.db import init_db
 from service.settings import Settings
 from service.users import authenticate
+from service.web.dashboard import overdue_list, todo
 from service.worker import build_worker
 
 
@@ -44,6 +49,8 @@ async def test_the_demo_district_shows_every_situation(
         )
         async with worker:
             passwords = await demo.seed(settings, dev_env.client, say=printed.append)
+            # The carried-over project's ladder fires on its workflow's first run.
+            await _projected(engine, "JT-005", "overdue")
     assert not demo.should_seed(settings)  # a second start does not seed again
     with Session(engine) as session:
         rows = list(session.execute(select(ProjectRow)).scalars())
@@ -53,8 +60,48 @@ async def test_the_demo_district_shows_every_situation(
             assert user is not None
             assert (user.role, user.department) == (role.value, department)
         assert len(list(session.execute(select(User)).scalars())) == len(demo.USERS)
+        rules = rules_in_force(session=session, settings=settings)
+        now = datetime.now(UTC)
+        overdue = demo._principal("caizheng"), demo._principal("jiaotong")
+        late = [
+            (i.code, i.kind, i.fiscal_year)
+            for i in overdue_list(session, overdue[0], now=now, rules=rules)
+        ]
+        todo_jtj = {
+            (i.code, i.kind, i.fiscal_year): i
+            for i in todo(session, overdue[1], now=now, rules=rules)
+        }
+        report = audit.verify(session)
+        history = list(
+            session.execute(
+                select(HistoryRow).where(HistoryRow.code == "JT-005").order_by(col(HistoryRow.seq))
+            ).scalars()
+        )
     engine.dispose()
-    assert len(rows) == 12
+    last_year = datetime.now(UTC).year - 1
+    # Carried over from the previous system with last year closed on 31 December: its
+    # self-evaluation (due 31 March) is overdue today, on the finance list and the to-do list.
+    assert ("JT-005", "self_evaluation", last_year) in late
+    assert todo_jtj[("JT-005", "self_evaluation", last_year)].overdue
+    assert todo_jtj[("JT-005", "self_evaluation", last_year)].due == date(last_year + 1, 3, 31)
+    assert report.ok, report.breaks
+    assert report.projects == len(rows)
+    carried = ProjectState.model_validate(next(r for r in rows if r.code == "JT-005").snapshot)
+    imported = [e for e in history if e.detail.get("imported_from") == demo.PREVIOUS_SYSTEM]
+    assert [(e.seq, e.actor, e.action) for e in imported] == [
+        (1, "system", "file"),
+        (2, "system", "carry_over"),
+    ]
+    assert imported[1].detail["approved_amount"] == "800000"
+    assert imported[1].detail["closed_at"].startswith(f"{last_year}-12-31T16:00")
+    closed = carried.cycle(last_year)
+    assert closed is not None
+    assert closed.state == "closed"
+    assert closed.executed_amount == 760_000
+    ladder = [e.action for e in history if e.detail.get("duty") == "self_evaluation"]
+    assert ladder == ["reminder", "overdue", "escalation", "escalation"]
+    assert [a.subject for a in carried.accountability] == ["department_head:JTJ"]
+    assert len(rows) == 13
     assert {r.budget_type for r in rows} == {
         "general_public",
         "government_fund",
@@ -80,3 +127,14 @@ async def test_the_demo_district_shows_every_situation(
     assert any(c.review is not None and c.review.cut_percent for c in years.values())
     assert any(c.rectification is not None and c.rectification.accepted_at for c in years.values())
     assert len({r.department for r in rows}) == 3
+
+
+async def _projected(engine: Engine, code: str, action: str) -> None:
+    """Wait until the read model holds a history entry `action` of project `code`."""
+    for _ in range(300):
+        with Session(engine) as session:
+            query = select(HistoryRow).where(HistoryRow.code == code, HistoryRow.action == action)
+            if session.execute(query).first() is not None:
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{code} never projected a {action!r} entry")

@@ -12,11 +12,13 @@ import pytest
 from sqlmodel import Session
 
 from models.tables import Department
-from models.vocabulary import Grade
+from models.vocabulary import GRADE_ZH, BudgetType, Grade, ProjectKind
 from service.disclosure import release_year
 from service.projection import apply_snapshot
 from tests import factories as f
+from tests import factories_kinds as fk
 from tests.models.test_key_evaluation import EVAL, POOR_SCORES, _evaluator, _submit
+from tests.models.test_kinds import Driver as KindDriver
 from tests.models.test_lifecycle import Driver
 from tests.service.conftest import sign_in
 
@@ -38,7 +40,7 @@ PERSONAL = (
 LEAD = {"reason": "虚报工作量", "evidence": "审计报告〔2028〕3号", "fiscal_year": 2027}
 
 
-def _project(d: Driver, session: Session) -> None:
+def _project(d: Driver | KindDriver, session: Session) -> None:
     project = d.state.model_copy(update={"history": []})
     apply_snapshot(session, project=project, seq=d.state.seq, entries=d.state.history)
 
@@ -289,3 +291,49 @@ async def test_the_zone_report_reads_the_projection(
     ]
     clerk = await client.get("/api/reports/zone/2027", headers=await sign_in(client, "clerk"))
     assert clerk.status_code == 403
+
+
+async def test_a_purchased_service_publishes_its_evaluator_standard_and_result(
+    client: httpx.AsyncClient, session: Session, users: dict[str, str]
+) -> None:
+    """政府购买服务: the evaluating institution, the standard and the result are public with the
+    year's evaluations (not before), in the JSON and on the pages; still no person's name."""
+    service = KindDriver(ProjectKind.PURCHASED_SERVICE)
+    service.state.info = service.state.info.model_copy(update={"code": "SVC1"})
+    service.fund(2027)
+    service.at(2028, 3)
+    service.do(
+        "submit_self_evaluation",
+        fk.self_evaluation(
+            2027,
+            BudgetType.GENERAL_PUBLIC,
+            ProjectKind.PURCHASED_SERVICE,
+            third_party_evaluator="某某绩效评价咨询有限公司",
+            evaluation_standard="养老服务合同考核细则（2027版）",
+        ),
+    )
+    service.do("review_self_evaluation", {"fiscal_year": 2027, "comment": "审核意见：王五负责"})
+    _project(service, session)
+    assert "purchased_service" not in {k[2] for k in _kinds(await _public(client))}
+
+    release_year(session=session, fiscal_year=2027, at=datetime(2028, 7, 15, tzinfo=UTC))
+    body = await _public(client, kind="purchased_service")
+    assert _kinds(body) == [("SVC1", 2027, "purchased_service")]
+    published = body["items"][0]["purchased_service"]
+    report = service.state.cycle(2027).self_evaluation.report  # type: ignore[union-attr]
+    assert published == {
+        "evaluator": "某某绩效评价咨询有限公司",
+        "standard": "养老服务合同考核细则（2027版）",
+        "score": float(report.total),
+        "grade": report.grade.value,
+        "grade_zh": GRADE_ZH[report.grade],
+    }
+    assert ("SVC1", 2027, "purchased_service") in _kinds(await _public(client))
+    pages = [await client.get("/public/"), await client.get("/public/projects/SVC1")]
+    for page in pages:
+        assert page.status_code == 200
+        assert "某某绩效评价咨询有限公司" in page.text
+        assert "养老服务合同考核细则（2027版）" in page.text
+    for text in [json.dumps(body, ensure_ascii=False), *(p.text for p in pages)]:
+        for secret in PERSONAL:
+            assert secret not in text

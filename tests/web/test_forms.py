@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from models.actions import PAYLOADS
 from models.lifecycle import PERSON_ACTIONS
+from models.project_state import ProjectFiling
 from service.web.forms import FORMS, FormError, form_for, payload_from_form
 from service.web.i18n import MESSAGES, action_name
+from service.web.routes import kind_fields
 
 
 def test_every_person_action_has_a_form_and_a_chinese_name() -> None:
@@ -66,3 +69,56 @@ def test_an_action_without_a_form_takes_its_payload_as_json() -> None:
         payload_from_form("a_future_action", {"payload_json": "{nope"}, codes=[])
     with pytest.raises(FormError, match="对象"):
         payload_from_form("a_future_action", {"payload_json": "[1]"}, codes=[])
+
+
+def _filing(kind: str, **form: str) -> dict[str, object]:
+    base = {"code": "K1", "name": "项目", "kind": kind, "budget_type": "general_public",
+            "start_year": 2027, "end_year": 2027, "total_amount": "1000000", "major": False,
+            "owner": "张三"}  # fmt: skip
+    return {**base, **kind_fields(form)}
+
+
+def _invalid_fields(body: dict[str, object]) -> list[str]:
+    with pytest.raises(ValidationError) as invalid:
+        ProjectFiling.model_validate(body)
+    return [str(e["loc"][0]) for e in invalid.value.errors()]
+
+
+def test_the_filing_form_takes_a_payment_table_or_a_management_fee() -> None:
+    """The filled band rows become the payment table (blank rows ignored), the fee a fee; a
+    kind that needs one and lacks it, or has one it may not, is refused naming the field."""
+    bands = {"band_0_low": "0", "band_0_high": "60", "band_0_pct": "0",
+             "band_2_low": "60", "band_2_high": "100", "band_2_pct": "100"}  # fmt: skip
+    ppp = ProjectFiling.model_validate(_filing("ppp", **bands))
+    assert ppp.payment_table is not None
+    assert [(int(b.low), int(b.high), int(b.payment_pct)) for b in ppp.payment_table.bands] == [
+        (0, 60, 0),
+        (60, 100, 100),
+    ]
+    fund = ProjectFiling.model_validate(
+        _filing("government_investment_fund", management_fee="2000000")
+    )
+    assert fund.management_fee == 2_000_000
+    assert _invalid_fields(_filing("purchased_service")) == ["payment_table"]
+    assert _invalid_fields(_filing("project", management_fee="5")) == ["management_fee"]
+    assert "payment_table" in _invalid_fields(
+        _filing("ppp", band_0_low="0", band_0_high="50", band_0_pct="10")  # does not reach 100
+    )
+
+
+def test_a_purchased_service_self_evaluation_names_its_evaluator_and_standard() -> None:
+    """The optional fields reach the payload when filled and are left out when empty."""
+    form = {"fiscal_year": "2027", "executed_amount": "900000", "actual_O1": "100",
+            "third_party_evaluator": "某某评估公司", "evaluation_standard": "服务合同考核细则"}  # fmt: skip
+    body = payload_from_form("submit_self_evaluation", form, codes=["O1"])
+    payload = PAYLOADS["submit_self_evaluation"].model_validate(body)
+    assert (payload.third_party_evaluator, payload.evaluation_standard) == (  # type: ignore[attr-defined]
+        "某某评估公司",
+        "服务合同考核细则",
+    )
+    plain = payload_from_form(
+        "submit_self_evaluation", {**form, "third_party_evaluator": "", "evaluation_standard": ""},
+        codes=["O1"],
+    )  # fmt: skip
+    assert "third_party_evaluator" not in plain
+    assert "evaluation_standard" not in plain
