@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # A message claimed for sending longer ago than this belongs to a deliverer that died; it
     # is tried again. Must exceed the longest delivery (tries × timeout + backoff).
     notification_claim_timeout_seconds: float = Field(default=300.0, gt=0)
+    # The worker delivers whatever is still pending this often: rows no workflow will send
+    # (`service.outbox_sweep`).
+    notification_sweep_seconds: float = Field(default=300.0, gt=0)
 
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=25, ge=1, le=65535)

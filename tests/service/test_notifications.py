@@ -5,6 +5,7 @@ Deliveries go to real servers on 127.0.0.1: an HTTP receiver in a thread and aio
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -46,6 +47,7 @@ from service.notifications import (
     enqueue,
     resolve,
 )
+from service.outbox_sweep import sweep_once, sweep_outbox
 from service.projection import apply_snapshot
 from service.settings import Settings
 from tests.factories import filing
@@ -592,6 +594,41 @@ class TestSecretsStayOutOfLogs:
             assert secret not in logged
             assert all(secret not in (r.last_error or "") for r in rows(session))
         assert SMTP_PASSWORD not in repr(settings)
+
+
+class TestOutboxSweep:
+    """Rows no workflow will deliver (a transfer on a closed project, a sender that died)."""
+
+    def test_a_sweep_sends_what_is_pending_once(
+        self, engine: Engine, session: Session, sqlite_url: str, receiver: WebhookReceiver
+    ) -> None:
+        webhook(session, receiver.url)
+        queued(session, Desk.FINANCE)
+        settings = notify_settings(sqlite_url)
+        first = sweep_once(engine, settings)
+        again = sweep_once(engine, settings)
+        assert (first.sent, first.pending, again.sent) == (1, 0, 0)
+        assert len(receiver.received) == 1
+        [row] = rows(session)
+        assert row.status == "sent"
+
+    async def test_the_worker_sweeps_until_stopped(
+        self, engine: Engine, session: Session, sqlite_url: str, receiver: WebhookReceiver
+    ) -> None:
+        """A row queued while the sweeper idles goes out at its next sweep; stop ends it."""
+        webhook(session, receiver.url)
+        settings = notify_settings(sqlite_url, notification_sweep_seconds=0.05)
+        stop = asyncio.Event()
+        sweeper = asyncio.create_task(sweep_outbox(engine, settings, stop))
+        queued(session, Desk.FINANCE)
+        for _ in range(200):
+            if receiver.received:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(sweeper, timeout=10)
+        assert len(receiver.received) == 1
+        assert [r.status for r in rows(session)] == ["sent"]
 
 
 def test_recipient_rules_name_the_field(session: Session) -> None:
