@@ -268,12 +268,18 @@ async def open_year(
     code: str,
     fiscal_year: int,
     rules: Rules,
+    clock_offset_seconds: float = 0,
+    opened_at: datetime | None = None,
 ) -> DepartmentYearDetail:
-    """Start the department's year workflow (finance, or the department itself); 409 if open."""
+    """Start the department's year workflow (finance, or the department itself); 409 if open.
+
+    The simulator's virtual years: the workflow's business time is the server's clock plus
+    `clock_offset_seconds`, and the opening is recorded at `opened_at` (default now).
+    """
     await asyncio.to_thread(_check_open, session, principal, code, fiscal_year)
-    year = _new_year(code, fiscal_year, principal)
+    year = _new_year(code, fiscal_year, principal, opened_at or datetime.now(UTC))
     try:
-        await start_year_workflow(client, settings, year, rules)
+        await start_year_workflow(client, settings, year, rules, clock_offset_seconds)
     except WorkflowAlreadyStartedError:
         raise _year_taken(code, fiscal_year) from None
     outcome = DepartmentActOutcome(year=year, entries=year.history)
@@ -608,7 +614,7 @@ async def send_notices(
         request = AssessmentNoticeRequest(detail=detail, actor=_actor(principal))
         try:
             if laggard.department not in opened:
-                year = _new_year(laggard.department, fiscal_year, principal)
+                year = _new_year(laggard.department, fiscal_year, principal, datetime.now(UTC))
                 await start_year_workflow(client, settings, year, rules)
                 # Its opening is projected before the notice, so the history reads in order.
                 await asyncio.to_thread(
@@ -660,7 +666,11 @@ def _open_years(session: Session, fiscal_year: int) -> set[str]:
 
 
 async def start_year_workflow(
-    client: Client, settings: Settings, year: DepartmentYearState, rules: Rules
+    client: Client,
+    settings: Settings,
+    year: DepartmentYearState,
+    rules: Rules,
+    clock_offset_seconds: float = 0,
 ) -> None:
     """Start `department-<code>-<year>`; raises WorkflowAlreadyStartedError if it ever ran.
 
@@ -670,7 +680,7 @@ async def start_year_workflow(
     info = year.info
     await client.start_workflow(
         DepartmentYearWorkflow.run,
-        DepartmentYearInput(year=year, rules=rules),
+        DepartmentYearInput(year=year, rules=rules, clock_offset_seconds=clock_offset_seconds),
         id=department_workflow_id(info.department, info.fiscal_year),
         task_queue=settings.task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -685,8 +695,9 @@ async def start_year_workflow(
     )
 
 
-def _new_year(code: str, fiscal_year: int, principal: Principal) -> DepartmentYearState:
-    now = datetime.now(UTC)
+def _new_year(
+    code: str, fiscal_year: int, principal: Principal, now: datetime
+) -> DepartmentYearState:
     return DepartmentYearState(
         info=DepartmentYearInfo(department=code, fiscal_year=fiscal_year),
         entered={"goals_drafted": now},

@@ -52,16 +52,26 @@ from temporalio.testing import WorkflowEnvironment
 
 import service.projection
 from models.actions import PAYLOADS
+from models.department_actions import DEPARTMENT_PAYLOADS
+from models.department_state import DepartmentYearState
+from models.department_tables import DepartmentHistoryRow, DepartmentYearRow
 from models.indicators import Code
 from models.lifecycle import PERSON_ACTIONS
 from models.notification_tables import Notification
 from models.notify import Desk, EventKind
 from models.project_state import Actor, HistoryEntry, ProjectInfo, ProjectState
 from models.rules import Rules
+from models.tables import Department, User
 from models.vocabulary import Role
+from service import department_years, experts, key_evaluations
+from service.auth import Principal
 from service.db import engine_for
+from service.experts import ExpertCreate
+from service.key_evaluations import AssignmentRequest, SelectionRequest
 from service.notifications import PER_DEPARTMENT_DESKS, create_recipient, deliver
+from service.problems import Problem
 from service.project_client import close_project
+from service.projects import take_action
 from service.settings import Settings, get_settings
 from service.temporal_client import (
     add_search_attributes,
@@ -85,6 +95,16 @@ _YEAR = timedelta(days=365.2425)
 _EVENT_KINDS = frozenset(k.value for k in EventKind)
 # Order of timeline items that share at, project and seq.
 _RANK_ENTRY, _RANK_NOTIFICATION, _RANK_REJECTED, _RANK_CONTINUED = range(4)
+# Steps without a project: a department year's actions (`open` starts the year), and finance's
+# zone-wide selection for key evaluation (`select_for_key_evaluation` with a fiscal year).
+OPEN_YEAR = "open"
+DEPARTMENT_ACTIONS = (OPEN_YEAR, *DEPARTMENT_PAYLOADS)
+ZONE_SELECTION = "select_for_key_evaluation"
+# Commissioning evaluators goes through the expert library's conflict checks, as in the API:
+# its payload is the API's request (`expert_ids` or a seeded `draw`), not the workflow's.
+ASSIGN_EVALUATORS = "assign_evaluators"
+# An evaluator's stand-in account: no hash matches it, so nobody can log in as it.
+NO_PASSWORD = "!"  # noqa: S105
 
 
 # --- the scenario ---------------------------------------------------------------------------
@@ -124,10 +144,15 @@ class ActorSpec(BaseModel):
 
 
 class StepSpec(BaseModel):
+    """A project's step (`project`), a department year's (`department` and `fiscal_year`), or
+    the zone's key-evaluation selection (`select_for_key_evaluation` with `fiscal_year`)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     at: When
-    project: str
+    project: str | None = None
+    department: Code | None = None
+    fiscal_year: Annotated[int, Field(ge=2000, le=2200)] | None = None
     actor: ActorSpec
     action: str
     payload: dict[str, Any] = {}
@@ -142,6 +167,8 @@ class ScenarioSpec(BaseModel):
     until: When
     settings: dict[str, Any] = {}
     projects: Annotated[list[ProjectInfo], Field(min_length=1)]
+    # Registered in the expert library at the start, in order: the first gets id 1.
+    experts: list[ExpertCreate] = []
     steps: list[StepSpec] = []
 
 
@@ -149,10 +176,27 @@ class ScenarioSpec(BaseModel):
 class Step:
     index: int  # position in the scenario file
     at: datetime  # business time, aware
-    project: str
+    project: str | None
     actor: Actor
     action: str
     payload: dict[str, Any]
+    department: str | None = None  # a department year's step
+    fiscal_year: int | None = None  # a department year's or the zone selection's year
+
+    @property
+    def lane(self) -> str:
+        """Steps of one lane at one instant run in file order; lanes run concurrently."""
+        if self.project is not None:
+            return self.project
+        if self.department is not None:
+            return f"department {self.department} {self.fiscal_year}"
+        return "zone"
+
+    @property
+    def year(self) -> int | None:
+        """The fiscal year the step is about, if it names one."""
+        fiscal_year = self.payload.get("fiscal_year", self.fiscal_year)
+        return fiscal_year if isinstance(fiscal_year, int) else None
 
 
 @dataclass(frozen=True)
@@ -164,6 +208,20 @@ class Scenario:
     rules: Rules
     projects: tuple[ProjectInfo, ...]
     steps: tuple[Step, ...]
+    experts: tuple[ExpertCreate, ...] = ()
+
+    @property
+    def drives_departments(self) -> bool:
+        """Whether department years are opened: then budgets are approved as the API does,
+        held against the department's control number."""
+        return any(s.department is not None for s in self.steps)
+
+    @property
+    def departments(self) -> list[str]:
+        found = [p.department for p in self.projects]
+        found += [s.department for s in self.steps if s.department is not None]
+        found += [e.department for e in self.experts if e.department is not None]
+        return list(dict.fromkeys(found))
 
     @property
     def virtual_years(self) -> float:
@@ -207,10 +265,10 @@ def rules_with(overrides: Mapping[str, Any]) -> Rules:
     return Rules.model_validate(_merged(Rules().model_dump(mode="json"), overrides))
 
 
-def _default_actor(spec: ActorSpec, project: ProjectInfo | None) -> Actor:
+def _default_actor(spec: ActorSpec, department_of_step: str | None) -> Actor:
     department = spec.department
-    if department is None and spec.role is Role.DEPARTMENT and project is not None:
-        department = project.department
+    if department is None and spec.role is Role.DEPARTMENT:
+        department = department_of_step
     username = spec.username or (
         f"department-{department}" if spec.role is Role.DEPARTMENT else spec.role.value
     )
@@ -248,17 +306,8 @@ def load_scenario(data: object) -> Scenario:
     steps: list[Step] = []
     for i, s in enumerate(spec.steps):
         where = f"steps[{i}]"
-        project = projects.get(s.project)
-        if project is None:
-            known = ", ".join(projects)
-            problems.append(f"{where}.project: unknown project {s.project!r} (known: {known})")
-        if s.action not in PERSON_ACTIONS:
-            problems.append(f"{where}.action: unknown action {s.action!r}")
-        else:
-            try:
-                PAYLOADS[s.action].model_validate(s.payload)
-            except ValidationError as error:
-                problems += _problems(error, ("steps", i, "payload"))
+        problems += _step_problems(i, s, projects)
+        project = projects.get(s.project) if s.project is not None else None
         if s.actor.role is Role.SYSTEM:
             problems.append(f"{where}.actor.role: 'system' is the workflow's own clock")
         at = aware(s.at, STEP_HOUR)
@@ -272,11 +321,18 @@ def load_scenario(data: object) -> Scenario:
                 index=i,
                 at=at,
                 project=s.project,
-                actor=_default_actor(s.actor, project),
+                actor=_default_actor(s.actor, project.department if project else s.department),
                 action=s.action,
                 payload=s.payload,
+                department=s.department,
+                fiscal_year=s.fiscal_year,
             )
         )
+    usernames = [e.username for e in spec.experts if e.username is not None]
+    problems += [
+        f"experts: username {name!r} names more than one expert"
+        for name in sorted({n for n in usernames if usernames.count(n) > 1})
+    ]
     if problems:
         raise ScenarioError(problems)
     return Scenario(
@@ -285,7 +341,57 @@ def load_scenario(data: object) -> Scenario:
         rules=rules,
         projects=tuple(spec.projects),
         steps=tuple(sorted(steps, key=lambda s: s.at)),  # stable: file order at equal times
+        experts=tuple(spec.experts),
     )
+
+
+def _payload_problems(model: type[BaseModel], payload: object, i: int) -> list[str]:
+    try:
+        model.model_validate(payload)
+    except ValidationError as error:
+        return _problems(error, ("steps", i, "payload"))
+    return []
+
+
+def _step_problems(i: int, s: StepSpec, projects: Mapping[str, ProjectInfo]) -> list[str]:
+    """What is wrong with step `i` by itself: its target, its action, its payload's shape."""
+    where = f"steps[{i}]"
+    if s.project is not None:
+        problems = []
+        if s.department is not None or s.fiscal_year is not None:
+            problems.append(
+                f"{where}: a project's step names no department or fiscal_year "
+                "(its payload carries the year)"
+            )
+        if s.project not in projects:
+            known = ", ".join(projects)
+            problems.append(f"{where}.project: unknown project {s.project!r} (known: {known})")
+        if s.action == ASSIGN_EVALUATORS:
+            return problems + _payload_problems(AssignmentRequest, s.payload, i)
+        if s.action not in PERSON_ACTIONS:
+            return [*problems, f"{where}.action: unknown action {s.action!r}"]
+        return problems + _payload_problems(PAYLOADS[s.action], s.payload, i)
+    if s.department is not None:
+        problems = [] if s.fiscal_year is not None else [f"{where}.fiscal_year: required"]
+        if s.action not in DEPARTMENT_ACTIONS:
+            known = ", ".join(DEPARTMENT_ACTIONS)
+            return [
+                *problems,
+                f"{where}.action: unknown department action {s.action!r} (known: {known})",
+            ]
+        if s.action in (OPEN_YEAR, "set_control_number"):
+            if s.payload:  # the control number is computed from the read model, as the API does
+                problems.append(f"{where}.payload: {s.action} takes no payload")
+            return problems
+        return problems + _payload_problems(DEPARTMENT_PAYLOADS[s.action], s.payload, i)
+    if s.action == ZONE_SELECTION:
+        problems = [] if s.fiscal_year is not None else [f"{where}.fiscal_year: required"]
+        return problems + _payload_problems(SelectionRequest, s.payload, i)
+    reason = (
+        f"{where}.project: required (or department and fiscal_year for a department year's "
+        f"step, or fiscal_year for {ZONE_SELECTION} across the zone)"
+    )
+    return [reason]
 
 
 def read_scenario(path: Path) -> Scenario:
@@ -315,8 +421,11 @@ def _number(value: Decimal | None) -> Number | None:
 
 class TimelineItem(BaseModel):
     at: datetime  # business time
-    project: str
-    type: str  # transition, rejected, notification, continued_as_new, or an EventKind
+    project: str | None = None  # none: a department year's item, or the zone's selection
+    department: str | None = None  # a department year's item (with fiscal_year)
+    # transition, rejected, notification, continued_as_new, key_evaluation_selection, or an
+    # EventKind
+    type: str
     action: str | None = None
     fiscal_year: int | None = None
     from_state: str | None = Field(default=None, serialization_alias="from")
@@ -329,7 +438,7 @@ class TimelineItem(BaseModel):
     detail: dict[str, Any] = {}
 
 
-# A timeline item with its sort key: at, project, seq, rank among items of one seq, tiebreak.
+# A timeline item with its sort key: at, lane, seq, rank among items of one seq, tiebreak.
 _Keyed = tuple[tuple[datetime, str, int, int, int], TimelineItem]
 
 
@@ -347,9 +456,21 @@ class FinalProject(BaseModel):
     runs: int
 
 
+class FinalDepartmentYear(BaseModel):
+    state: str
+    score: Number | None
+    grade: str | None
+    budget_amount: Number | None
+    # The control number recorded for the year, line by line (`models.control_number`).
+    control_number: dict[str, Any] | None
+    reserved: Number  # what approvals hold or have taken against it
+
+
 class Simulation(BaseModel):
     timeline: list[TimelineItem]
     final: dict[str, FinalProject]
+    # Department years the scenario opened: department -> fiscal year (as text) -> its end.
+    departments: dict[str, dict[str, FinalDepartmentYear]] = {}
     startup_seconds: float  # starting the test server (0 with a shared one)
     wall_seconds: float  # the run itself: worker, workflows, steps, collection
     virtual_years: float  # from start to until
@@ -361,13 +482,19 @@ class Simulation(BaseModel):
 
     def output(self) -> dict[str, Any]:
         """The JSON object `perfbudget simulate` prints."""
-        return {
+        out: dict[str, Any] = {
             "timeline": [
                 item.model_dump(mode="json", by_alias=True, exclude_none=True)
                 for item in self.timeline
             ],
             "final": {code: p.model_dump(mode="json") for code, p in self.final.items()},
         }
+        if self.departments:
+            out["departments"] = {
+                code: {year: y.model_dump(mode="json") for year, y in years.items()}
+                for code, years in self.departments.items()
+            }
+        return out
 
 
 # --- running it -----------------------------------------------------------------------------
@@ -401,14 +528,32 @@ _BUREAU_DESKS = (Desk.FINANCE, Desk.LEADERSHIP, Desk.DISCIPLINE)
 _PRELOADED = (service.projection,)
 
 
-def _prepare_database(engine: Engine, projects: Sequence[ProjectInfo]) -> None:
-    """Tables, and a directory with one stand-in recipient per desk the scenario can reach.
+def _prepare_database(engine: Engine, scenario: Scenario) -> None:
+    """Tables, the departments and evaluator accounts the service code looks up, and a
+    directory with one stand-in recipient per desk the scenario can reach.
 
     The outbox gets a row per (history entry, recipient) only for recipients in the directory;
     stand-ins (`<desk>.<department>@simulation.invalid`, the owner by name) make every
     audience visible in the timeline. Capture mode never sends to them.
     """
     SQLModel.metadata.create_all(engine)
+    projects = scenario.projects
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        for code in scenario.departments:
+            session.add(Department(code=code, name=code, created_at=now))
+        session.flush()
+        for expert in scenario.experts:
+            if expert.username is not None:  # no password: nobody logs in to a simulation
+                session.add(
+                    User(
+                        username=expert.username,
+                        password_hash=NO_PASSWORD,
+                        role=Role.EVALUATOR.value,
+                        created_at=now,
+                    )
+                )
+        session.commit()
     wanted: dict[tuple[Desk, str | None, str], str] = {}  # (desk, department, address) -> name
     owners: set[tuple[str, str]] = set()
     for desk in _BUREAU_DESKS:
@@ -460,7 +605,7 @@ async def simulate(
         settings = _worker_settings(database_url, data_dir)
         engine = engine_for(database_url)
         stack.callback(engine.dispose)
-        await asyncio.to_thread(_prepare_database, engine, scenario.projects)
+        await asyncio.to_thread(_prepare_database, engine, scenario)
         # One thread: SQLite has one writer, and more threads only queue for its lock and the
         # GIL while the clock, held still by every running activity, waits for them.
         executor = stack.enter_context(
@@ -476,11 +621,13 @@ async def simulate(
             scenario,
             task_queue=task_queue,
             id_prefix=f"sim-{uuid.uuid4().hex[:8]}-" if shared else "",
+            engine=engine,
+            settings=settings.model_copy(update={"task_queue": task_queue}),
         )
         try:
             await run.play()
             await asyncio.to_thread(_capture, engine, settings)
-            timeline, final = await run.collect(engine)
+            timeline, final, departments = await run.collect(engine)
         except BaseException:
             if shared:  # a failed run must not leave its projects arming timers either
                 with contextlib.suppress(Exception):
@@ -492,6 +639,7 @@ async def simulate(
     return Simulation(
         timeline=timeline,
         final=final,
+        departments=departments,
         startup_seconds=started - began,
         wall_seconds=ran - started,
         virtual_years=scenario.virtual_years,
@@ -513,12 +661,54 @@ class _Rejected:
     detail: dict[str, Any]
 
 
+class _PrefixedClient(Client):
+    """The client the service code is given: every workflow id it names gets the run's prefix,
+    so the API's own functions (which name `project-<code>`, `department-<code>-<year>`) reach
+    this run's workflows on a server other runs share."""
+
+    def __init__(self, client: Client, prefix: str) -> None:
+        super().__init__(**client.config())
+        self._prefix = prefix
+
+    def get_workflow_handle(self, workflow_id: str, **kwargs: Any) -> WorkflowHandle[Any, Any]:
+        return super().get_workflow_handle(self._prefix + workflow_id, **kwargs)
+
+    async def start_workflow(self, *args: Any, id: str, **kwargs: Any) -> WorkflowHandle[Any, Any]:
+        handle: WorkflowHandle[Any, Any] = await super().start_workflow(
+            *args, id=self._prefix + id, **kwargs
+        )
+        return handle
+
+
+def _problem_detail(problem: Problem) -> dict[str, Any]:
+    """A refusal by the service code as a rejected step's detail: the workflow's unmet guards
+    when it judged the step, else the problem's status and reason (a conflict of interest,
+    a role that may not, ...)."""
+    if "unmet" in problem.extra:
+        return {"state": problem.extra.get("state"), "unmet": problem.extra["unmet"]}
+    detail: dict[str, Any] = {"status": problem.status, "error": problem.detail}
+    for key in ("conflicts", "errors"):
+        if key in problem.extra:
+            detail[key] = problem.extra[key]
+    return detail
+
+
 class _Run:
     def __init__(
-        self, env: WorkflowEnvironment, scenario: Scenario, *, task_queue: str, id_prefix: str
+        self,
+        env: WorkflowEnvironment,
+        scenario: Scenario,
+        *,
+        task_queue: str,
+        id_prefix: str,
+        engine: Engine,
+        settings: Settings,
     ) -> None:
         self._env = env
         self._client: Client = env.client
+        self._service: Client = _PrefixedClient(env.client, id_prefix) if id_prefix else env.client
+        self._engine = engine
+        self._settings = settings
         self._scenario = scenario
         self._task_queue = task_queue
         self._id_prefix = id_prefix
@@ -526,6 +716,10 @@ class _Run:
         self._projects: dict[str, _Project] = {}
         self._step_of_entry: dict[tuple[str, int], Step] = {}
         self._rejected: list[_Rejected] = []
+        # Steps taken through the service code, as the API takes them (matched to the history
+        # entries they caused by action, actor and instant).
+        self._service_steps: list[Step] = []
+        self._selections: list[tuple[Step, dict[str, Any]]] = []
 
     # --- the clock --------------------------------------------------------------------------
 
@@ -549,12 +743,14 @@ class _Run:
         self._offset = math.floor((scenario.start - server_now).total_seconds())
         await self._advance_to(scenario.start)
         await asyncio.gather(*(self._file(info) for info in scenario.projects))
+        await asyncio.to_thread(self._register_experts)
         for at, group in groupby(scenario.steps, key=lambda s: s.at):
             await self._advance_to(at)
             by_project: dict[str, list[Step]] = {}
             for step in group:
-                by_project.setdefault(step.project, []).append(step)
-            # Projects move concurrently; one project's steps of one instant in file order.
+                by_project.setdefault(step.lane, []).append(step)
+            # Lanes (projects, department years) move concurrently; one lane's steps of one
+            # instant in file order.
             await asyncio.gather(*(self._take(steps) for steps in by_project.values()))
         await self._advance_to(scenario.until)
 
@@ -582,7 +778,24 @@ class _Run:
         for step in steps:
             await self._act(step)
 
+    def _register_experts(self) -> None:
+        with Session(self._engine) as session:
+            for i, body in enumerate(self._scenario.experts):
+                try:
+                    experts.register(session=session, body=body, by="finance")
+                except Problem as problem:
+                    raise ScenarioError([f"experts[{i}]: {problem.detail}"]) from None
+
+    def _through_service(self, step: Step) -> bool:
+        if step.project is None or step.action == ASSIGN_EVALUATORS:
+            return True
+        return step.action == "approve_budget" and self._scenario.drives_departments
+
     async def _act(self, step: Step) -> None:
+        if self._through_service(step):
+            await self._serve(step)
+            return
+        assert step.project is not None  # noqa: S101  (a project's step: see _through_service)
         handle = self._projects[step.project].handle
         request = ActRequest(action=step.action, payload=step.payload, actor=step.actor)
         try:
@@ -599,10 +812,95 @@ class _Run:
         for entry in outcome.entries:
             self._step_of_entry[(step.project, entry.seq)] = step
 
+    async def _serve(self, step: Step) -> None:
+        """Take `step` with the API's own service functions on the simulation's read model."""
+        self._service_steps.append(step)
+        actor = step.actor
+        principal = Principal(username=actor.username, role=actor.role, department=actor.department)
+        rules = self._scenario.rules
+        session = Session(self._engine)
+        try:
+            if step.project is not None and step.action == ASSIGN_EVALUATORS:
+                await key_evaluations.assign(
+                    session=session,
+                    client=self._service,
+                    principal=principal,
+                    code=step.project,
+                    request=AssignmentRequest.model_validate(step.payload),
+                    idempotency_key=f"simulation-step-{step.index}",
+                    rules=rules,
+                )
+            elif step.project is not None:
+                await take_action(
+                    session=session,
+                    client=self._service,
+                    principal=principal,
+                    code=step.project,
+                    action=step.action,
+                    body=step.payload,
+                    idempotency_key=f"simulation-step-{step.index}",
+                    rules=rules,
+                )
+            elif step.department is not None and step.fiscal_year is not None:
+                await self._department_step(session, step, principal)
+            elif step.fiscal_year is not None:
+                view = await key_evaluations.select_year(
+                    session=session,
+                    client=self._service,
+                    principal=principal,
+                    fiscal_year=step.fiscal_year,
+                    request=SelectionRequest.model_validate(step.payload),
+                    rules=rules,
+                )
+                recorded = view.model_dump(mode="json", exclude={"id", "selected_at"})
+                self._selections.append((step, recorded))
+        except Problem as problem:
+            self._rejected.append(_Rejected(step, step.year, _problem_detail(problem)))
+        finally:
+            await asyncio.to_thread(session.close)
+
+    async def _department_step(self, session: Session, step: Step, principal: Principal) -> None:
+        code, year, rules = step.department or "", step.fiscal_year or 0, self._scenario.rules
+        key = f"simulation-step-{step.index}"
+        if step.action == OPEN_YEAR:
+            await department_years.open_year(
+                session=session,
+                client=self._service,
+                settings=self._settings,
+                principal=principal,
+                code=code,
+                fiscal_year=year,
+                rules=rules,
+                clock_offset_seconds=self._offset,
+                opened_at=(await self._business_now()).astimezone(UTC),
+            )
+        elif step.action == "set_control_number":  # computed from the read model, as the API
+            await department_years.set_control_number(
+                session=session,
+                client=self._service,
+                principal=principal,
+                code=code,
+                fiscal_year=year,
+                idempotency_key=key,
+                rules=rules,
+            )
+        else:
+            await department_years.take_department_action(
+                session=session,
+                client=self._service,
+                principal=principal,
+                code=code,
+                fiscal_year=year,
+                action=step.action,
+                body=step.payload,
+                idempotency_key=key,
+                rules=rules,
+            )
+
     async def _refused(self, step: Step, error: BaseException) -> _Rejected:
         """A step the workflow did not judge: mostly one on a project whose workflow has ended."""
-        fiscal_year = step.payload.get("fiscal_year")
-        year = fiscal_year if isinstance(fiscal_year, int) else None
+        year = step.year
+        assert step.project is not None  # noqa: S101  (only a project's steps get here)
         handle = self._projects[step.project].handle
         description = await handle.describe()
         status = description.status
@@ -620,7 +918,11 @@ class _Run:
 
     # --- collecting the results -------------------------------------------------------------
 
-    async def collect(self, engine: Engine) -> tuple[list[TimelineItem], dict[str, FinalProject]]:
+    async def collect(
+        self, engine: Engine
+    ) -> tuple[
+        list[TimelineItem], dict[str, FinalProject], dict[str, dict[str, FinalDepartmentYear]]
+    ]:
         lives = await asyncio.gather(*(self._life(p) for p in self._projects.values()))
         outbox = await asyncio.to_thread(_outbox, engine)
         keyed: list[_Keyed] = []
@@ -652,12 +954,105 @@ class _Run:
                     detail={"from_run": run, "to_run": run + 1},
                 )
                 keyed.append(((at, code, seq, _RANK_CONTINUED, 0), item))
+        years = await asyncio.to_thread(_department_years, engine)
+        departments: dict[str, dict[str, FinalDepartmentYear]] = {}
+        for year, history in years:
+            info = year.info
+            departments.setdefault(info.department, {})[str(info.fiscal_year)] = _final_year(year)
+            keyed += self._department_entries(year, history)
+        keyed += self._department_rejections()
+        for step, recorded in self._selections:
+            item = TimelineItem(
+                at=step.at,
+                type="key_evaluation_selection",
+                action=step.action,
+                fiscal_year=step.fiscal_year,
+                actor=step.actor.username,
+                seq=0,
+                step=step.index,
+                detail=recorded,
+            )
+            keyed.append(((step.at, "~zone", 0, _RANK_ENTRY, step.index), item))
         keyed.sort(key=lambda pair: pair[0])
-        return [item for _key, item in keyed], final
+        return [item for _key, item in keyed], final, departments
+
+    def _step_for(self, code: str, entry: HistoryEntry) -> Step | None:
+        """The scenario step that caused a project's history entry, if a step did."""
+        step = self._step_of_entry.get((code, entry.seq))
+        if step is not None:
+            return step
+        at = self._local(entry.at)
+        for s in self._service_steps:
+            if (
+                s.project in (code, None)
+                and s.department is None
+                and (s.action, s.actor.username, s.at) == (entry.action, entry.actor, at)
+                and (s.year is None or s.year == entry.fiscal_year)
+            ):
+                return s
+        return None
+
+    @staticmethod
+    def _lane(department: str, fiscal_year: int) -> str:
+        return f"~department {department} {fiscal_year}"  # after the projects of an instant
+
+    def _department_entries(
+        self, year: DepartmentYearState, history: Sequence[DepartmentHistoryRow]
+    ) -> list[_Keyed]:
+        code, fiscal_year = year.info.department, year.info.fiscal_year
+        lane = self._lane(code, fiscal_year)
+        keyed: list[_Keyed] = []
+        for row in history:
+            at = self._local(row.at)
+            step = next(
+                (
+                    s
+                    for s in self._service_steps
+                    if (s.department, s.fiscal_year) == (code, fiscal_year)
+                    and (s.action, s.actor.username, s.at) == (row.action, row.actor, at)
+                ),
+                None,
+            )
+            item = TimelineItem(
+                at=at,
+                department=code,
+                type="transition",
+                action=row.action,
+                fiscal_year=fiscal_year,
+                from_state=row.from_state,
+                to_state=row.to_state,
+                actor=row.actor,
+                seq=row.seq,
+                step=step.index if step else None,
+                detail=row.detail,
+            )
+            keyed.append(((at, lane, row.seq, _RANK_ENTRY, 0), item))
+        return keyed
+
+    def _department_rejections(self) -> list[_Keyed]:
+        keyed: list[_Keyed] = []
+        for r in self._rejected:
+            step = r.step
+            if step.project is not None or step.department is None or step.fiscal_year is None:
+                continue
+            item = TimelineItem(
+                at=step.at,
+                department=step.department,
+                type="rejected",
+                action=step.action,
+                fiscal_year=step.fiscal_year,
+                actor=step.actor.username,
+                seq=0,
+                step=step.index,
+                detail=r.detail,
+            )
+            lane = self._lane(step.department, step.fiscal_year)
+            keyed.append(((step.at, lane, 0, _RANK_REJECTED, step.index), item))
+        return keyed
 
     def _at(self, code: str, entry: HistoryEntry) -> datetime:
         """An entry's business time: a step's own instant, or the second its timer fired."""
-        step = self._step_of_entry.get((code, entry.seq))
+        step = self._step_for(code, entry)
         if step is not None:
             return step.at
         return self._local(entry.at)
@@ -677,7 +1072,7 @@ class _Run:
         keyed = []
         for entry in history:
             at = self._at(code, entry)
-            step = self._step_of_entry.get((code, entry.seq))
+            step = self._step_for(code, entry)
             kind = entry.action if entry.action in _EVENT_KINDS else "transition"
             level = entry.detail.get("level")
             item = TimelineItem(
@@ -751,7 +1146,7 @@ class _Run:
                     for e in history
                     if self._at(code, e) <= r.step.at
                     and (
-                        (s := self._step_of_entry.get((code, e.seq))) is None
+                        (s := self._step_for(code, e)) is None
                         or (s.at, s.index) < (r.step.at, r.step.index)
                     )
                 ),
@@ -819,6 +1214,44 @@ class _Outbox:
     desk: str
     address: str
     status: str
+
+
+def _department_years(
+    engine: Engine,
+) -> list[tuple[DepartmentYearState, list[DepartmentHistoryRow]]]:
+    """Every department year of the run as its read model has it, with its history."""
+    found = []
+    with Session(engine) as session:
+        rows = session.exec(
+            select(DepartmentYearRow).order_by(
+                col(DepartmentYearRow.department), col(DepartmentYearRow.fiscal_year)
+            )
+        ).all()
+        for row in rows:
+            history = session.exec(
+                select(DepartmentHistoryRow)
+                .where(
+                    col(DepartmentHistoryRow.department) == row.department,
+                    col(DepartmentHistoryRow.fiscal_year) == row.fiscal_year,
+                )
+                .order_by(col(DepartmentHistoryRow.seq))
+            ).all()
+            found.append((DepartmentYearState.model_validate(row.snapshot), list(history)))
+    return found
+
+
+def _final_year(year: DepartmentYearState) -> FinalDepartmentYear:
+    review, own = year.review, year.self_evaluation
+    score = review.final_score if review else own.score if own else None
+    number = year.control_number
+    return FinalDepartmentYear(
+        state=year.state,
+        score=_number(score),
+        grade=year.grade.value if year.grade else None,
+        budget_amount=_number(year.budget_amount),
+        control_number=number.model_dump(mode="json") if number is not None else None,
+        reserved=_number(year.reserved) or 0,
+    )
 
 
 def _outbox(engine: Engine) -> dict[tuple[str, int], list[_Outbox]]:
