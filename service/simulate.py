@@ -47,7 +47,7 @@ from temporalio.client import (
 )
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 import service.projection
@@ -79,6 +79,7 @@ from service.temporal_client import (
     test_server_path,
 )
 from service.worker import build_worker
+from workflows.department import department_workflow_id
 from workflows.project import (
     REJECTED,
     ActOutcome,
@@ -612,6 +613,9 @@ async def simulate(
             ThreadPoolExecutor(max_workers=activity_threads, thread_name_prefix="sim-activity")
         )
         task_queue = f"simulate-{uuid.uuid4().hex[:12]}"
+        id_prefix = f"sim-{uuid.uuid4().hex[:8]}-" if shared else ""
+        if shared:  # runs once the worker below has stopped, also when the run fails
+            stack.push_async_callback(_end_department_years, env.client, scenario, id_prefix)
         worker = build_worker(
             env.client, task_queue=task_queue, engine=engine, executor=executor, settings=settings
         )
@@ -620,7 +624,7 @@ async def simulate(
             env,
             scenario,
             task_queue=task_queue,
-            id_prefix=f"sim-{uuid.uuid4().hex[:8]}-" if shared else "",
+            id_prefix=id_prefix,
             engine=engine,
             settings=settings.model_copy(update={"task_queue": task_queue}),
         )
@@ -645,6 +649,26 @@ async def simulate(
         virtual_years=scenario.virtual_years,
         projects=len(scenario.projects),
     )
+
+
+async def _end_department_years(client: Client, scenario: Scenario, id_prefix: str) -> None:
+    """Terminate the department years a run on a shared server left open (a year ends only
+    with finance's review, and has no `exit`). Only once the run's worker has stopped: a
+    workflow terminated while a worker holds its task freezes the time-skipping clock."""
+    years = {(s.department, s.fiscal_year) for s in scenario.steps if s.action == OPEN_YEAR}
+    for department, fiscal_year in sorted(years, key=str):
+        if department is None or fiscal_year is None:
+            continue
+        handle = client.get_workflow_handle(
+            id_prefix + department_workflow_id(department, fiscal_year)
+        )
+        try:
+            status = (await handle.describe()).status
+            if status is WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("simulation over")
+        except RPCError as error:
+            if error.status is not RPCStatusCode.NOT_FOUND:  # never opened: nothing to end
+                raise
 
 
 @dataclass
@@ -678,6 +702,11 @@ class _PrefixedClient(Client):
             *args, id=self._prefix + id, **kwargs
         )
         return handle
+
+
+def _request_key(step: Step) -> str:
+    """The idempotency key a step's request carries (a retried step would apply once)."""
+    return f"simulation-step-{step.index}"
 
 
 def _problem_detail(problem: Problem) -> dict[str, Any]:
@@ -827,7 +856,7 @@ class _Run:
                     principal=principal,
                     code=step.project,
                     request=AssignmentRequest.model_validate(step.payload),
-                    idempotency_key=f"simulation-step-{step.index}",
+                    idempotency_key=_request_key(step),
                     rules=rules,
                 )
             elif step.project is not None:
@@ -838,7 +867,7 @@ class _Run:
                     code=step.project,
                     action=step.action,
                     body=step.payload,
-                    idempotency_key=f"simulation-step-{step.index}",
+                    idempotency_key=_request_key(step),
                     rules=rules,
                 )
             elif step.department is not None and step.fiscal_year is not None:
@@ -861,7 +890,7 @@ class _Run:
 
     async def _department_step(self, session: Session, step: Step, principal: Principal) -> None:
         code, year, rules = step.department or "", step.fiscal_year or 0, self._scenario.rules
-        key = f"simulation-step-{step.index}"
+        key = _request_key(step)
         if step.action == OPEN_YEAR:
             await department_years.open_year(
                 session=session,
@@ -982,9 +1011,11 @@ class _Run:
         if step is not None:
             return step
         at = self._local(entry.at)
+        refused = {r.step.index for r in self._rejected}
         for s in self._service_steps:
             if (
-                s.project in (code, None)
+                s.index not in refused
+                and s.project in (code, None)
                 and s.department is None
                 and (s.action, s.actor.username, s.at) == (entry.action, entry.actor, at)
                 and (s.year is None or s.year == entry.fiscal_year)
@@ -1004,7 +1035,7 @@ class _Run:
         keyed: list[_Keyed] = []
         for row in history:
             at = self._local(row.at)
-            step = next(
+            step = self._reserving_step(row) or next(
                 (
                     s
                     for s in self._service_steps
@@ -1028,6 +1059,15 @@ class _Run:
             )
             keyed.append(((at, lane, row.seq, _RANK_ENTRY, 0), item))
         return keyed
+
+    def _reserving_step(self, row: DepartmentHistoryRow) -> Step | None:
+        """The approval a reservation entry belongs to: its id ends in the step's request key."""
+        reservation = row.detail.get("reservation_id")
+        if not isinstance(reservation, str):
+            return None
+        return next(
+            (s for s in self._service_steps if reservation.endswith(f":{_request_key(s)}")), None
+        )
 
     def _department_rejections(self) -> list[_Keyed]:
         keyed: list[_Keyed] = []
@@ -1139,17 +1179,18 @@ class _Run:
             if r.step.project != code:
                 continue
             # The seq the project was at: entries up to this instant, except those of steps
-            # that ran after this one at the same instant.
-            seq = max(
+            # that ran after this one at the same instant, and what followed them.
+            later = min(
                 (
                     e.seq
                     for e in history
-                    if self._at(code, e) <= r.step.at
-                    and (
-                        (s := self._step_for(code, e)) is None
-                        or (s.at, s.index) < (r.step.at, r.step.index)
-                    )
+                    if (s := self._step_for(code, e)) is not None
+                    and (s.at, s.index) > (r.step.at, r.step.index)
                 ),
+                default=math.inf,
+            )
+            seq = max(
+                (e.seq for e in history if self._at(code, e) <= r.step.at and e.seq < later),
                 default=0,
             )
             item = TimelineItem(
