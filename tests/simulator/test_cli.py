@@ -156,3 +156,84 @@ def test_simulate_prints_the_timeline(capsys: pytest.CaptureFixture[str]) -> Non
         "seq": 1,
     }
     assert "virtual years per second" in captured.err
+
+
+def _with_steps(*steps: dict[str, Any]) -> dict[str, Any]:
+    data = _broken({})
+    data["steps"] = list(steps)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        (
+            {"department": "D1", "actor": {"role": "finance"}, "action": "open"},
+            "steps[0].fiscal_year: required",
+        ),
+        (
+            {"department": "D1", "fiscal_year": 2027, "actor": {"role": "finance"}, "action": "x"},
+            "steps[0].action: unknown department action 'x' (known: open, submit_goals,",
+        ),
+        (
+            {
+                "department": "D1",
+                "fiscal_year": 2027,
+                "actor": {"role": "finance"},
+                "action": "set_control_number",
+                "payload": {"ceiling": 1},
+            },
+            "steps[0].payload: set_control_number takes no payload",
+        ),
+        (
+            {
+                "department": "D1",
+                "fiscal_year": 2027,
+                "actor": {"role": "finance"},
+                "action": "approve_department_budget",
+                "payload": {"amount": -1},
+            },
+            "steps[0].payload.amount: Input should be greater than 0 (got -1)",
+        ),
+        (
+            {"actor": {"role": "finance"}, "action": "approve_budget"},
+            "steps[0].project: required (or department and fiscal_year",
+        ),
+        (
+            {
+                "fiscal_year": 2027,
+                "actor": {"role": "finance"},
+                "action": "select_for_key_evaluation",
+                "payload": {"sample_percent": 101},
+            },
+            "steps[0].payload.sample_percent: Input should be less than or equal to 100",
+        ),
+        (
+            {
+                "project": "P1",
+                "actor": {"role": "finance"},
+                "action": "assign_evaluators",
+                "payload": {"fiscal_year": 2027, "evaluators": []},
+            },
+            "steps[0].payload.evaluators: Extra inputs are not permitted",
+        ),
+        (
+            {
+                "project": "P1",
+                "department": "D1",
+                "actor": {"role": "finance"},
+                "action": "approve_budget",
+                "payload": {"fiscal_year": 2027, "amount": 1},
+            },
+            "steps[0]: a project's step names no department or fiscal_year",
+        ),
+    ],
+)
+def test_department_and_zone_steps_are_checked_before_running(
+    step: dict[str, Any], message: str
+) -> None:
+    """A department year's step, the zone's selection and the library's assignment each have
+    their own shape; what is wrong is named before anything runs."""
+    with pytest.raises(ScenarioError) as raised:
+        load_scenario(_with_steps({"at": "2026-10-01", **step}))
+    assert any(p.startswith(message) for p in raised.value.problems), raised.value.problems

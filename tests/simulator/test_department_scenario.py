@@ -259,3 +259,19 @@ async def test_the_department_years_end_with_their_overall_grades(simulated: Sim
         (_at("2029-03-15"), "submit_self_evaluation", "self_evaluated"),
         (_at("2029-03-16"), "review_self_evaluation", "reviewed"),
     ]
+
+
+async def test_a_refused_department_step_is_shown_and_changes_nothing(
+    simulated: Simulated,
+) -> None:
+    out = await simulated(SCENARIO)
+    # 1 December 2029: the year 2029 has not ended, so the overall self-evaluation is refused.
+    (refused,) = [i for i in _department_items(out, 2029) if i["type"] == "rejected"]
+    assert (refused["at"], refused["action"], refused["actor"]) == (
+        _at("2029-12-01"),
+        "submit_self_evaluation",
+        "department-D1",
+    )
+    assert refused["detail"]["state"] == "budget_approved"
+    assert [u["guard"] for u in refused["detail"]["unmet"]] == ["year_over"]
+    assert out["departments"]["D1"]["2029"]["state"] == "budget_approved"
