@@ -704,6 +704,14 @@ class _PrefixedClient(Client):
         return handle
 
 
+def _finance_only(step: Step) -> bool:
+    """Steps whose API route admits only finance: the zone's selection, commissioning
+    evaluators, recording a control number."""
+    if step.project is None and step.department is None:
+        return True  # the zone's selection
+    return step.action in (ASSIGN_EVALUATORS, "set_control_number")
+
+
 def _request_key(step: Step) -> str:
     """The idempotency key a step's request carries (a retried step would apply once)."""
     return f"simulation-step-{step.index}"
@@ -849,6 +857,11 @@ class _Run:
         rules = self._scenario.rules
         session = Session(self._engine)
         try:
+            if _finance_only(step) and actor.role is not Role.FINANCE:
+                # The API's routes admit only finance here (`require_roles`), before any service.
+                raise Problem(
+                    status=403, title="Forbidden", detail=f"only the finance role may {step.action}"
+                )
             if step.project is not None and step.action == ASSIGN_EVALUATORS:
                 await key_evaluations.assign(
                     session=session,

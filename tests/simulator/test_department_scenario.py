@@ -186,7 +186,11 @@ async def test_the_control_number_explains_the_cut_line_by_line(simulated: Simul
     assert number["lines"][2]["percent"] == "-5"
     assert "F1" in number["lines"][1]["text_zh"]
     assert "压减 10%" in number["lines"][1]["text_zh"]
-    (recorded,) = [i for i in _department_items(out, 2029) if i["action"] == "set_control_number"]
+    (recorded,) = [
+        i
+        for i in _department_items(out, 2029)
+        if i["action"] == "set_control_number" and i["type"] == "transition"
+    ]
     assert recorded["at"] == _at("2029-04-01")
     assert recorded["detail"]["ceiling"] == "4199000.00"
 
@@ -265,8 +269,18 @@ async def test_a_refused_department_step_is_shown_and_changes_nothing(
     simulated: Simulated,
 ) -> None:
     out = await simulated(SCENARIO)
+    # 31 March 2029: the department's clerk may not record its own control number.
+    forbidden, refused = [i for i in _department_items(out, 2029) if i["type"] == "rejected"]
+    assert (forbidden["at"], forbidden["action"], forbidden["actor"]) == (
+        _at("2029-03-31"),
+        "set_control_number",
+        "department-D1",
+    )
+    assert forbidden["detail"] == {
+        "status": 403,
+        "error": "only the finance role may set_control_number",
+    }
     # 1 December 2029: the year 2029 has not ended, so the overall self-evaluation is refused.
-    (refused,) = [i for i in _department_items(out, 2029) if i["type"] == "rejected"]
     assert (refused["at"], refused["action"], refused["actor"]) == (
         _at("2029-12-01"),
         "submit_self_evaluation",
