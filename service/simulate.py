@@ -6,6 +6,12 @@ directory, notifications captured, not sent) on the time-skipping test server, w
 from one step to the next while the workflows' own timers (year ends, deadlines, escalation
 ladders) fire in between. What comes out is a timeline and the final state of every project.
 
+A scenario may also drive department years (`DepartmentYearWorkflow`), control numbers, the
+expert library and key evaluations. Those steps, and every `approve_budget` once a department
+year is open, are taken by the API's own service functions (`service.department_years`,
+`service.projects.take_action` with its reservation protocol, `service.key_evaluations`) on the
+simulation's read model, so the simulator computes nothing the API computes differently.
+
 Business time is the test server's clock plus a fixed offset (`clock_offset_seconds` of the
 workflow input), so a scenario may be dated in the past although the server's clock starts at
 the real now and only moves forward.
