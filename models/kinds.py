@@ -8,8 +8,9 @@ A project's lifecycle follows its kind's rules, and a kind's rules are data wher
 * `PaymentTable` — a PPP contract's (or a purchased service's) score → payment mapping, given at
   filing: the operating subsidy or service fee of a period is paid by performance score.
 * `KindRules` (in `Rules`, so configurable and carried by each workflow) — monitoring
-  thresholds on template indicators (a social insurance fund's balance-months, a debt project's
-  repayment coverage), and the investment fund table: grade → contribution, exit, manager reward.
+  thresholds on template indicators (a social insurance fund's balance-months, a government
+  fund's collection and use, state capital's profit remittance, a debt project's repayment
+  coverage), and the investment fund table: grade → contribution, exit, manager reward.
 
 Pure functions only; the guards and effects of the lifecycle call them.
 """
@@ -487,7 +488,8 @@ class FundRule(BaseModel):
 
 
 # Defaults (configurable; no published numbers): months of payments a social insurance fund's
-# balance should cover, and the coverage of a special bond's principal and interest.
+# balance should cover, a government fund's collection and use rates, the share of state
+# capital profit remitted, and the coverage of a special bond's principal and interest.
 DEFAULT_THRESHOLDS: tuple[ThresholdWarning, ...] = (
     ThresholdWarning(
         budget_type=BudgetType.SOCIAL_INSURANCE,
@@ -509,6 +511,43 @@ DEFAULT_THRESHOLDS: tuple[ThresholdWarning, ...] = (
         below=Decimal(100),
         level=WarningLevel.YELLOW,
         reason_zh="基金当期收不抵支",
+    ),
+    # Government funds: collected at the set standards, spent on their statutory use.
+    ThresholdWarning(
+        budget_type=BudgetType.GOVERNMENT_FUND,
+        code="GF-COLLECTION",
+        below=Decimal(95),
+        level=WarningLevel.YELLOW,
+        reason_zh="未按规定标准足额征收（征收率低于95%）",
+    ),
+    ThresholdWarning(
+        budget_type=BudgetType.GOVERNMENT_FUND,
+        code="GF-USE",
+        below=Decimal(90),
+        level=WarningLevel.YELLOW,
+        reason_zh="基金按规定用途使用率低于90%",
+    ),
+    ThresholdWarning(
+        budget_type=BudgetType.GOVERNMENT_FUND,
+        code="GF-USE",
+        below=Decimal(70),
+        level=WarningLevel.RED,
+        reason_zh="基金按规定用途使用率低于70%，存在挪用风险",
+    ),
+    # State capital: the profit due is remitted in full.
+    ThresholdWarning(
+        budget_type=BudgetType.STATE_CAPITAL,
+        code="SC-REMITTANCE",
+        below=Decimal(100),
+        level=WarningLevel.YELLOW,
+        reason_zh="国有资本收益未足额上缴",
+    ),
+    ThresholdWarning(
+        budget_type=BudgetType.STATE_CAPITAL,
+        code="SC-REMITTANCE",
+        below=Decimal(80),
+        level=WarningLevel.RED,
+        reason_zh="国有资本收益上缴率低于80%",
     ),
     ThresholdWarning(
         kind=ProjectKind.DEBT,

@@ -221,8 +221,15 @@ def test_fund_table_must_cover_every_grade() -> None:
         (SI, K.POLICY, {"SI-ACTUARIAL": "97"}, WarningLevel.YELLOW, 1),
         (GP, K.DEBT, {"DEBT-REPAYMENT": "1.05"}, WarningLevel.YELLOW, 1),
         (GF, K.DEBT, {"DEBT-REPAYMENT": "0.8"}, WarningLevel.RED, 2),
+        (GF, K.PROJECT, {"GF-COLLECTION": "95", "GF-USE": "90"}, WarningLevel.NONE, 0),
+        (GF, K.PROJECT, {"GF-COLLECTION": "94.5"}, WarningLevel.YELLOW, 1),
+        (GF, K.POLICY, {"GF-COLLECTION": "99", "GF-USE": "65"}, WarningLevel.RED, 2),
+        (SC, K.PROJECT, {"SC-REMITTANCE": "100"}, WarningLevel.NONE, 0),
+        (SC, K.PROJECT, {"SC-REMITTANCE": "92"}, WarningLevel.YELLOW, 1),
+        (SC, K.PROJECT, {"SC-REMITTANCE": "75"}, WarningLevel.RED, 2),
         # The same codes mean nothing for budgets and kinds without such rules.
         (GP, K.PROJECT, {"SI-BALANCE-MONTHS": "1", "DEBT-REPAYMENT": "0"}, WarningLevel.NONE, 0),
+        (SC, K.PROJECT, {"GF-COLLECTION": "1", "SI-ACTUARIAL": "1"}, WarningLevel.NONE, 0),
     ],
 )
 def test_threshold_warnings_follow_budget_type_and_kind(
