@@ -20,7 +20,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
-from service.db import init_db
+from service.db import open_db
 from service.logging import configure_logging
 from service.problems import TrackedSend, install_problem_handlers, problem_response
 from service.routes import (
@@ -273,7 +273,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings)
-        engine = init_db(settings)
+        # Refuses a database whose schema is not this code's (`perfbudget db upgrade`).
+        engine = open_db(settings)
         app.state.engine = engine
         # A client passed in belongs to the caller; one we connect lives as long as the app.
         app.state.temporal_client = temporal_client or await connect_client(settings)

@@ -6,6 +6,8 @@
     perfbudget users add --username U --password P --role R [--department D]
     perfbudget simulate SCENARIO.json [--timing]   a scenario in virtual time, JSON timeline out
     perfbudget audit verify [--project CODE]        check the history hash chains (exit 1: broken)
+    perfbudget db upgrade | db current              apply / show the schema migrations
+    perfbudget setup                                prepare a Temporal cluster (idempotent)
 
 The API, the worker, the database and the users modules are imported inside the subcommands:
 `perfbudget --help` stays fast, and a broken API module does not stop `perfbudget worker`.
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from fastapi import FastAPI
+    from sqlalchemy import Engine
 
 log = structlog.get_logger(__name__)
 
@@ -93,6 +96,29 @@ async def _wait_started(server: uvicorn.Server, task: asyncio.Task[None]) -> Non
         await asyncio.sleep(0.05)
 
 
+class _SchemaRefusedError(Exception):
+    """The database is not at this code's schema; the message says what to do."""
+
+
+def _database(settings: Settings, *, upgrade: bool = False) -> Engine:
+    """The application database, checked (or, with `upgrade`, migrated) to this code's schema.
+
+    Raises `_SchemaRefusedError` so that each command can print one clear line and exit 1.
+    """
+    from service.db import init_db, open_db
+    from service.schema import SchemaError
+
+    try:
+        return init_db(settings) if upgrade else open_db(settings)
+    except SchemaError as error:
+        raise _SchemaRefusedError(str(error)) from None
+
+
+def _refused(command: str, error: _SchemaRefusedError) -> int:
+    print(f"perfbudget {command}: {error}", file=sys.stderr)
+    return 1
+
+
 async def _up(settings: Settings) -> int:
     from service import demo
     from service.app import create_app
@@ -110,6 +136,12 @@ async def _up(settings: Settings) -> int:
             except EmbeddedTemporalError as error:
                 print(f"perfbudget up: {error}", file=sys.stderr)
                 return 1
+        # The embedded stack owns its SQLite file and migrates it itself; a configured
+        # database (PostgreSQL) is migrated by `perfbudget db upgrade`, deliberately.
+        try:
+            _database(settings, upgrade=settings.database_url is None)
+        except _SchemaRefusedError as error:
+            return _refused("up", error)
         client = await connect_client(settings)
 
         stop_worker = asyncio.Event()
@@ -154,6 +186,10 @@ async def _up(settings: Settings) -> int:
 async def _api(settings: Settings) -> int:
     from service.app import create_app
 
+    try:
+        _database(settings)
+    except _SchemaRefusedError as error:
+        return _refused("api", error)
     server = _api_server(settings, create_app(settings))
     shutdown = asyncio.Event()
     _stop_on_signals(shutdown)
@@ -173,6 +209,10 @@ async def _worker(settings: Settings) -> int:
     from service.temporal_client import connect_client
     from service.worker import run_worker
 
+    try:
+        _database(settings)
+    except _SchemaRefusedError as error:
+        return _refused("worker", error)
     stop = asyncio.Event()
     _stop_on_signals(stop)
     client = await connect_client(settings)
@@ -182,10 +222,13 @@ async def _worker(settings: Settings) -> int:
 
 
 def _users_add(settings: Settings, args: argparse.Namespace) -> int:
-    from service.db import init_db, session_scope
+    from service.db import session_scope
     from service.users import add_user
 
-    init_db(settings)
+    try:
+        _database(settings, upgrade=settings.database_url is None)
+    except _SchemaRefusedError as error:
+        return _refused("users add", error)
     try:
         with session_scope(settings) as session:
             user = add_user(
@@ -206,11 +249,13 @@ def _users_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _projection_rebuild(settings: Settings, args: argparse.Namespace) -> int:
-    from service.db import init_db
     from service.rebuild import rebuild_department_years, rebuild_projection
     from service.temporal_client import connect_client
 
-    engine = init_db(settings)
+    try:
+        engine = _database(settings)
+    except _SchemaRefusedError as error:
+        return _refused("projection rebuild", error)
     client = await connect_client(settings)
     report = await rebuild_projection(client=client, engine=engine, query=args.query)
     print(f"rebuilt {report.projects} projects ({report.history_entries} history entries)")
@@ -223,10 +268,12 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
     from service.audit import verify
-    from service.db import init_db
     from service.department_projection import verify_department_years
 
-    engine = init_db(settings)
+    try:
+        engine = _database(settings)
+    except _SchemaRefusedError as error:
+        return _refused("audit verify", error)
     with Session(engine) as session:
         report = verify(session, code=args.project)
         # Department years only when no single project was asked for.
@@ -242,6 +289,35 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     print(f"audit verified: {chains}, every chain holds")
     return 0
+
+
+def _db(settings: Settings, args: argparse.Namespace) -> int:
+    from service import schema
+    from service.db import engine_for
+
+    engine = engine_for(settings.effective_database_url)
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        if args.db_command == "upgrade":
+            report = schema.upgrade(engine)
+            if report.adopted:
+                print(f"adopted the unversioned database at the baseline {schema.BASELINE}")
+            if report.before == report.after:
+                print(f"{where}: already at {report.after} (head)")
+            else:
+                print(f"{where}: upgraded from {report.before or 'empty'} to {report.after}")
+            return 0
+        at, head = schema.current(engine), schema.head()
+    except schema.SchemaError as error:
+        return _refused(f"db {args.db_command}", _SchemaRefusedError(str(error)))
+    if at == head:
+        state = "up to date"
+    elif at is None or at in schema.revisions():
+        state = "behind: run `perfbudget db upgrade`"
+    else:
+        state = "unknown to this version (migrated by a newer one)"
+    print(f"{where}: at {at or 'no revision'}, head {head} ({state})")
+    return 0 if at == head else 1
 
 
 async def _simulate(args: argparse.Namespace) -> int:
@@ -317,6 +393,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     audit_verify.add_argument("--project", help="verify this project code only")
 
+    db = commands.add_parser("db", help="the application database's schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser(
+        "upgrade", help="apply every schema migration not yet applied (idempotent)"
+    )
+    db_commands.add_parser(
+        "current",
+        help="show the database's schema revision and this version's; exit 1 unless equal",
+    )
+
     simulate = commands.add_parser(
         "simulate",
         help="run a scenario in virtual time on the time-skipping test server; "
@@ -363,6 +449,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_projection_rebuild(settings, args))
         case "audit":
             return _audit_verify(settings, args)
+        case "db":
+            return _db(settings, args)
         case "simulate":
             return asyncio.run(_simulate(args))
     return EXIT_USAGE  # unreachable: argparse requires a known command

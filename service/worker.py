@@ -96,9 +96,9 @@ def build_worker(
 
 async def run_worker(*, settings: Settings, client: Client, stop: asyncio.Event) -> None:
     """Run until `stop` is set, then shut down gracefully (finishing the tasks in hand)."""
-    from service.db import init_db
+    from service.db import open_db
 
-    engine = init_db(settings)
+    engine = open_db(settings)
     try:
         await ensure_fiscal_year_schedule(
             client,
