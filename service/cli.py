@@ -68,8 +68,9 @@ def _api_server(settings: Settings, app: FastAPI) -> _ApiServer:
         # The API runs on the same loop as the worker; uvicorn must not install another.
         loop="none",
         lifespan="on",
-        # Ctrl-C should not hang on a client that keeps a connection open.
-        timeout_graceful_shutdown=10,
+        # SIGTERM lets requests in flight finish, but a client that keeps a connection open
+        # must not hold up a rollout (or Ctrl-C) for longer than this.
+        timeout_graceful_shutdown=settings.api_graceful_shutdown_seconds,
     )
     return _ApiServer(config)
 
@@ -435,6 +436,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"perfbudget: invalid configuration:\n{_describe(error)}", file=sys.stderr)
         return EXIT_USAGE
     configure_logging(settings)
+    if args.command in ("up", "api", "worker"):
+        from service.temporal_client import core_runtime
+
+        # Before any connection: the SDK's metrics endpoint belongs to the process's runtime.
+        core_runtime(settings.temporal_metrics_bind)
 
     match args.command:
         case "up":
