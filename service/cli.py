@@ -292,6 +292,29 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _setup(settings: Settings, args: argparse.Namespace) -> int:
+    from service.cluster_setup import SetupError, prepare_cluster
+    from service.temporal_client import connect_client
+
+    if settings.embedded_temporal:
+        print(
+            "perfbudget setup: PERFBUDGET_TEMPORAL_ADDRESS is not set; the embedded dev server "
+            "of `perfbudget up` prepares itself",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    client = await connect_client(settings)
+    try:
+        report = await prepare_cluster(client, settings, register_namespace=not args.skip_namespace)
+    except SetupError as error:
+        print(f"perfbudget setup: {error}", file=sys.stderr)
+        return 1
+    for line in report.lines():
+        print(line)
+    print("the cluster was already prepared" if not report.changed else "the cluster is prepared")
+    return 0
+
+
 def _db(settings: Settings, args: argparse.Namespace) -> int:
     from service import schema
     from service.db import engine_for
@@ -394,6 +417,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     audit_verify.add_argument("--project", help="verify this project code only")
 
+    setup = commands.add_parser(
+        "setup",
+        help="prepare the Temporal cluster: namespace, search attributes, schedules (idempotent)",
+    )
+    setup.add_argument(
+        "--skip-namespace",
+        action="store_true",
+        help="do not register the namespace nor add search attributes (Temporal Cloud: made in "
+        "its console); still checks them and keeps the schedules",
+    )
+
     db = commands.add_parser("db", help="the application database's schema")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser(
@@ -457,6 +491,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _audit_verify(settings, args)
         case "db":
             return _db(settings, args)
+        case "setup":
+            return asyncio.run(_setup(settings, args))
         case "simulate":
             return asyncio.run(_simulate(args))
     return EXIT_USAGE  # unreachable: argparse requires a known command
