@@ -31,7 +31,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from service.logging import configure_logging
-from service.settings import Settings, get_settings
+from service.settings import Settings, TemporalConfigError, get_settings
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -476,25 +476,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Before any connection: the SDK's metrics endpoint belongs to the process's runtime.
         core_runtime(settings.temporal_metrics_bind)
 
-    match args.command:
-        case "up":
-            return asyncio.run(_up(settings))
-        case "api":
-            return asyncio.run(_api(settings))
-        case "worker":
-            return asyncio.run(_worker(settings))
-        case "users":
-            return _users_add(settings, args)
-        case "projection":
-            return asyncio.run(_projection_rebuild(settings, args))
-        case "audit":
-            return _audit_verify(settings, args)
-        case "db":
-            return _db(settings, args)
-        case "setup":
-            return asyncio.run(_setup(settings, args))
-        case "simulate":
-            return asyncio.run(_simulate(args))
+    try:
+        match args.command:
+            case "up":
+                return asyncio.run(_up(settings))
+            case "api":
+                return asyncio.run(_api(settings))
+            case "worker":
+                return asyncio.run(_worker(settings))
+            case "users":
+                return _users_add(settings, args)
+            case "projection":
+                return asyncio.run(_projection_rebuild(settings, args))
+            case "audit":
+                return _audit_verify(settings, args)
+            case "db":
+                return _db(settings, args)
+            case "setup":
+                return asyncio.run(_setup(settings, args))
+            case "simulate":
+                return asyncio.run(_simulate(args))
+    except TemporalConfigError as error:
+        print(f"perfbudget: invalid configuration: {error}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_USAGE  # unreachable: argparse requires a known command
 
 

@@ -28,6 +28,10 @@ NotificationMode = Literal["send", "capture"]
 Origin = Annotated[str, Field(pattern=r"^https?://[^/\s:]+(:[0-9]{1,5})?$")]
 
 
+class TemporalConfigError(RuntimeError):
+    """A file the Temporal settings name (TLS material) cannot be read; the message names it."""
+
+
 class Settings(BaseSettings):
     """Everything the API, the worker and the CLI may be configured with."""
 

@@ -27,8 +27,12 @@ from temporalio.runtime import (
     TelemetryFilter,
 )
 
+from service.settings import TemporalConfigError
+
 if TYPE_CHECKING:
     from service.settings import Settings
+
+__all__ = ["TemporalConfigError", "connect_client", "core_runtime", "tls_config"]
 
 
 class BinaryNotFoundError(RuntimeError):
@@ -63,10 +67,6 @@ def test_server_path() -> Path:
 
 # pytest would otherwise collect the function above as a test wherever it is imported.
 test_server_path.__test__ = False  # type: ignore[attr-defined]
-
-
-class TemporalConfigError(RuntimeError):
-    """The TLS material named by the settings cannot be read; the message names the file."""
 
 
 def build_runtime(metrics_bind: str | None = None) -> Runtime:
