@@ -18,13 +18,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 # The revision that describes the schema `SQLModel.metadata.create_all` made before migrations
 # existed; a database holding those tables but no version is adopted at it (see `upgrade`).
 BASELINE = "0001"
 # A table of the baseline that every database of perfbudget has.
 _BASELINE_TABLE = "project_history"
+# The PostgreSQL advisory lock that serialises concurrent upgrades ("perfbudg" in ASCII).
+_LOCK_KEY = 0x7065726662756467
 
 
 class SchemaError(RuntimeError):
@@ -79,9 +81,13 @@ def upgrade(engine: Engine, target: str = "head") -> UpgradeReport:
     A database created before migrations existed (tables, but no `alembic_version`) is first
     stamped at the baseline, which is the schema it has, so its data is kept.
     """
-    before = current(engine)
     adopted = False
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Every API and worker pod runs `db upgrade` in its init container: one at a time
+            # (held until this transaction ends); the others then find the schema at head.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        before = MigrationContext.configure(connection).get_current_revision()
         config = alembic_config()
         config.attributes["connection"] = connection
         if before is None and inspect(connection).has_table(_BASELINE_TABLE):

@@ -8,6 +8,7 @@ to a SQLModel module without a revision fails it, naming the difference (write t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from models.tables import Department
 from service import cli, schema
 from service.db import engine_for, init_db, open_db
 from service.settings import Settings, get_settings
-from tests.support.databases import sqlite_file_url
+from tests.support.databases import fresh_postgres_database, postgres_base_url, sqlite_file_url
 
 
 def _differences(engine: Engine, metadata: MetaData = SQLModel.metadata) -> list[Any]:
@@ -208,3 +209,26 @@ def test_db_upgrade_and_current(
     assert cli.main(["db", "current"]) == 0
     assert "(up to date)" in capsys.readouterr().out
     assert schema.current(engine_for(environment_settings)) == schema.head()
+
+
+@pytest.mark.postgresql
+def test_concurrent_upgrades_take_turns_on_postgresql() -> None:
+    """Every pod's init container upgrades at once on a rollout: all succeed, one migrates.
+
+    PostgreSQL only: SQLite is the embedded stack's, upgraded by its one `perfbudget up`.
+    """
+    with fresh_postgres_database(postgres_base_url()) as url:
+        _upgrade_concurrently(url)
+
+
+def _upgrade_concurrently(url: str) -> None:
+    engines = [create_engine(url) for _ in range(4)]
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            reports = list(pool.map(schema.upgrade, engines))
+        assert {report.after for report in reports} == {schema.head()}
+        # Serialised by the advisory lock: exactly one of them found the database empty.
+        assert sorted(report.before or "" for report in reports) == ["", *[schema.head()] * 3]
+    finally:
+        for engine in engines:
+            engine.dispose()
