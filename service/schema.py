@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
+import structlog
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -27,6 +28,9 @@ BASELINE = "0001"
 _BASELINE_TABLE = "project_history"
 # The PostgreSQL advisory lock that serialises concurrent upgrades ("perfbudg" in ASCII).
 _LOCK_KEY = 0x7065726662756467
+
+
+log = structlog.get_logger(__name__)
 
 
 class SchemaError(RuntimeError):
@@ -96,6 +100,8 @@ def upgrade(engine: Engine, target: str = "head") -> UpgradeReport:
         command.upgrade(config, target)
     after = current(engine)
     assert after is not None  # noqa: S101  (just upgraded)
+    if after != before:
+        log.info("schema_upgraded", before=before, after=after, adopted=adopted)
     return UpgradeReport(before=before, after=after, adopted=adopted)
 
 
