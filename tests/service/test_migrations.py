@@ -189,7 +189,9 @@ def environment_settings(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> It
     get_settings.cache_clear()
 
 
-@pytest.mark.parametrize("command", [["worker"], ["api"], ["projection", "rebuild"]])
+@pytest.mark.parametrize(
+    "command", [["up"], ["worker"], ["api"], ["projection", "rebuild"], ["audit", "verify"]]
+)
 def test_commands_refuse_an_unmigrated_database(
     environment_settings: str, command: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
