@@ -325,7 +325,7 @@ def _db(settings: Settings, args: argparse.Namespace) -> int:
         if args.db_command == "upgrade":
             report = schema.upgrade(engine)
             if report.adopted:
-                print(f"adopted the unversioned database at the baseline {schema.BASELINE}")
+                print("adopted a database made before migrations (its data kept)")
             if report.before == report.after:
                 print(f"{where}: already at {report.after} (head)")
             else:

@@ -22,7 +22,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 
 # The revision that describes the schema `SQLModel.metadata.create_all` made before migrations
-# existed; a database holding those tables but no version is adopted at it (see `upgrade`).
+# existed; a database holding such tables but no version is adopted by it (see `upgrade`).
 BASELINE = "0001"
 # A table of the baseline that every database of perfbudget has.
 _BASELINE_TABLE = "project_history"
@@ -76,16 +76,16 @@ def current(engine: Engine) -> str | None:
 class UpgradeReport:
     before: str | None
     after: str
-    adopted: bool  # an unversioned database made by create_all was stamped at the baseline
+    adopted: bool  # an unversioned database made by create_all was taken over with its data
 
 
 def upgrade(engine: Engine, target: str = "head") -> UpgradeReport:
     """Apply every migration up to `target` (idempotent: at head it does nothing).
 
-    A database created before migrations existed (tables, but no `alembic_version`) is first
-    stamped at the baseline, which is the schema it has, so its data is kept.
+    A database created by `create_all` before migrations existed (tables, but no
+    `alembic_version`) is adopted: the baseline adds the tables its version lacked and keeps the
+    others with their data.
     """
-    adopted = False
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Every API and worker pod runs `db upgrade` in its init container: one at a time
@@ -94,9 +94,8 @@ def upgrade(engine: Engine, target: str = "head") -> UpgradeReport:
         before = MigrationContext.configure(connection).get_current_revision()
         config = alembic_config()
         config.attributes["connection"] = connection
-        if before is None and inspect(connection).has_table(_BASELINE_TABLE):
-            command.stamp(config, BASELINE)
-            adopted = True
+        # The baseline creates only the tables such a database lacks (see its upgrade()).
+        adopted = before is None and inspect(connection).has_table(_BASELINE_TABLE)
         command.upgrade(config, target)
     after = current(engine)
     assert after is not None  # noqa: S101  (just upgraded)
