@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     temporal_api_key: str | None = Field(default=None, repr=False)
 
     # The Temporal SDK's own metrics (worker, workflow, activity, client RPC, and the
-    # workflows' perfbudget_escalations) in Prometheus format on host:port; None: off.
+    # projection's perfbudget_escalations) in Prometheus format on host:port; None: off.
     temporal_metrics_bind: str | None = Field(default=None, pattern=r"^[^\s:]+:[0-9]{1,5}$")
     # The API's /metrics answers only with `Authorization: Bearer <token>` when set; unset, it
     # is open (scrape it on the cluster-internal Service; do not route /metrics in an ingress).

@@ -76,7 +76,7 @@ def build_runtime(metrics_bind: str | None = None) -> Runtime:
     stdlib logger puts them through the same formatter as everything else, so production logs
     stay pure JSON lines. With `metrics_bind` (host:port) the SDK serves its metrics (worker
     slots and polls, workflow and activity latencies and failures, RPC calls, and the
-    workflows' own counters) in Prometheus format at http://host:port/metrics.
+    escalation counter) in Prometheus format at http://host:port/metrics.
     """
     forwarding = LogForwardingConfig(logger=logging.getLogger("temporalio.core"))
     telemetry = TelemetryConfig(
