@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 21:20:21.255236
+Create Date: 2026-11-27 22:08:58.200508
 """
 
 from collections.abc import Sequence
@@ -40,6 +40,53 @@ def upgrade() -> None:
             sa.Column("head", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
             sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
             sa.PrimaryKeyConstraint("code"),
+        )
+    if "department_year" not in existing:
+        op.create_table(
+            "department_year",
+            sa.Column("department", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+            sa.Column("fiscal_year", sa.Integer(), nullable=False),
+            sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+            sa.Column("budget_amount", sa.Numeric(precision=20, scale=2), nullable=True),
+            sa.Column("self_score", sa.Numeric(precision=6, scale=2), nullable=True),
+            sa.Column("score", sa.Numeric(precision=6, scale=2), nullable=True),
+            sa.Column("grade", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+            sa.Column("control_number", sa.Numeric(precision=20, scale=2), nullable=True),
+            sa.Column("reserved", sa.Numeric(precision=20, scale=2), nullable=False),
+            sa.Column("seq", sa.Integer(), nullable=False),
+            sa.Column("updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+            sa.Column("snapshot", sa.JSON(), nullable=False),
+            sa.PrimaryKeyConstraint("department", "fiscal_year"),
+        )
+        with op.batch_alter_table("department_year", schema=None) as batch_op:
+            batch_op.create_index(
+                batch_op.f("ix_department_year_fiscal_year"), ["fiscal_year"], unique=False
+            )
+            batch_op.create_index(batch_op.f("ix_department_year_grade"), ["grade"], unique=False)
+            batch_op.create_index(batch_op.f("ix_department_year_state"), ["state"], unique=False)
+    if "department_year_history" not in existing:
+        op.create_table(
+            "department_year_history",
+            sa.Column("department", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+            sa.Column("fiscal_year", sa.Integer(), nullable=False),
+            sa.Column("seq", sa.Integer(), nullable=False),
+            sa.Column("at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+            sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+            sa.Column("role", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+            sa.Column("action", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+            sa.Column("from_state", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+            sa.Column("to_state", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+            sa.Column("detail", sa.JSON(), nullable=False),
+            sa.Column("prev_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+            sa.Column("hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+            sa.PrimaryKeyConstraint("department", "fiscal_year", "seq"),
+        )
+    if "disclosure_release" not in existing:
+        op.create_table(
+            "disclosure_release",
+            sa.Column("fiscal_year", sa.Integer(), nullable=False),
+            sa.Column("released_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+            sa.PrimaryKeyConstraint("fiscal_year"),
         )
     if "expert" not in existing:
         op.create_table(
@@ -295,5 +342,13 @@ def downgrade() -> None:
 
     op.drop_table("key_evaluation_selection")
     op.drop_table("expert")
+    op.drop_table("disclosure_release")
+    op.drop_table("department_year_history")
+    with op.batch_alter_table("department_year", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_department_year_state"))
+        batch_op.drop_index(batch_op.f("ix_department_year_grade"))
+        batch_op.drop_index(batch_op.f("ix_department_year_fiscal_year"))
+
+    op.drop_table("department_year")
     op.drop_table("department")
     op.drop_table("calendar_setting")
