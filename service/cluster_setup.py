@@ -33,8 +33,10 @@ from temporalio.client import Client, Schedule, ScheduleUpdate, ScheduleUpdateIn
 from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
+from service.schedules import fiscal_year_schedule
 from service.settings import Settings
 from service.temporal_client import add_search_attributes
+from workflows.fiscal_year import SCHEDULE_ID
 from workflows.search_attributes import ALL_KEYS
 
 log = structlog.get_logger(__name__)
@@ -58,10 +60,18 @@ class ScheduleDefinition:
     build: Callable[[Settings], Schedule]
 
 
-# Every schedule of perfbudget. Adding one is one line here, e.g.
-# `ScheduleDefinition("fiscal-year", fiscal_year_schedule)`, with a `fiscal_year_schedule(settings)
-# -> Schedule` beside its workflow.
-SCHEDULES: tuple[ScheduleDefinition, ...] = ()
+# Every schedule of perfbudget; adding one is one line here. The workers also ensure the
+# fiscal-year schedule at start-up (`service.schedules`), so a cluster without a setup Job
+# works too; setup makes it exist before the first worker and checks the namespace.
+SCHEDULES: tuple[ScheduleDefinition, ...] = (
+    ScheduleDefinition(
+        SCHEDULE_ID,
+        lambda settings: fiscal_year_schedule(
+            task_queue=settings.task_queue,
+            utc_offset_minutes=settings.rules.utc_offset_minutes,
+        ),
+    ),
+)
 
 
 ScheduleOutcome = Literal["created", "updated", "unchanged"]

@@ -140,8 +140,10 @@ def test_perfbudget_setup_command_twice(
     first = capsys.readouterr().out
     assert f"namespace {cli_environment}: registered" in first
     assert "the cluster is prepared" in first
+    assert "schedule fiscal-year: created" in first
     assert cli.main(["setup"]) == 0
     second = capsys.readouterr().out
     assert f"namespace {cli_environment}: exists" in second
+    assert "schedule fiscal-year: unchanged" in second
     assert "search attributes added: none (all present)" in second
     assert "the cluster was already prepared" in second
