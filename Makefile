@@ -7,7 +7,7 @@ STAMP := $(VENV)/.perfbudget-installed
 # run, not just looked up, before it is chosen.
 PYTHON_CANDIDATES := python3.13 python3.12 python3.11 python3
 
-.PHONY: install run test bench lint histories clean
+.PHONY: install run test bench lint histories migration clean
 
 install: $(STAMP)
 
@@ -41,6 +41,16 @@ bench: install
 # commit them beside the old ones, which must keep replaying.
 histories: install
 	$(VENV)/bin/python -m tests.workflows.record_histories
+
+# A new schema revision after a change to the SQLModel tables (a new table module is imported in
+# service/db.py): Alembic compares the tables with a scratch database at head and writes the
+# difference to service/migrations/versions/. Read it before committing it.
+migration: install
+	@test -n "$(MESSAGE)" || { echo 'usage: make migration MESSAGE="add the kind table"' >&2; exit 2; }
+	@mkdir -p var && rm -f var/migration-scratch.db
+	PERFBUDGET_DATABASE_URL=sqlite:///var/migration-scratch.db $(VENV)/bin/alembic upgrade head
+	PERFBUDGET_DATABASE_URL=sqlite:///var/migration-scratch.db $(VENV)/bin/alembic revision --autogenerate -m "$(MESSAGE)"
+	@rm -f var/migration-scratch.db
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -7,15 +7,16 @@ fired per duty — so a restart, a replay or a late wake-up never repeats or los
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from models.duties import Duty, deadline, open_duties
 from models.engine_time import business_today
 from models.ladder import Rung
-from models.notify import Audience, Desk
+from models.notify import Audience, Desk, EventKind
 from models.project_state import ProjectState
 from models.rules import Rules
 from models.vocabulary import Role
@@ -101,3 +102,22 @@ def execution_pct(approved: Decimal | None, executed: Decimal | None) -> Decimal
     if not approved:
         return Decimal(0)
     return (Decimal(100) * (executed or Decimal(0)) / approved).quantize(Decimal("0.01"))
+
+
+# History actions that escalate, counted per level by the workflow's metrics.
+_LADDER_ACTIONS = frozenset(
+    {EventKind.REMINDER, EventKind.OVERDUE, EventKind.ESCALATION, EventKind.ACCOUNTABILITY}
+)
+
+
+def escalation_level(action: str, detail: Mapping[str, Any]) -> str | None:
+    """The `level` label of an escalating history entry, None for any other entry.
+
+    The ladder's rungs by their kind (reminder, overdue, escalation, accountability) and
+    monitoring warnings by colour (warning_yellow, warning_red).
+    """
+    if action == EventKind.WARNING:
+        return f"warning_{detail.get('level', 'unknown')}"
+    if action in _LADDER_ACTIONS:
+        return action
+    return None

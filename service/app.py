@@ -20,8 +20,9 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
-from service.db import init_db
+from service.db import open_db
 from service.logging import configure_logging
+from service.metrics import RecordRequestMetrics
 from service.problems import TrackedSend, install_problem_handlers, problem_response
 from service.routes import (
     auth,
@@ -31,6 +32,7 @@ from service.routes import (
     experts,
     health,
     key_evaluations,
+    metrics,
     notifications,
     projects,
     public,
@@ -241,6 +243,7 @@ async def _refuse_nul(scope: Scope, receive: Receive, send: Send) -> None:
 def _include_routers(app: FastAPI) -> None:
     for module in (
         health,
+        metrics,
         auth,
         users,
         departments,
@@ -273,7 +276,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings)
-        engine = init_db(settings)
+        # Refuses a database whose schema is not this code's (`perfbudget db upgrade`).
+        engine = open_db(settings)
         app.state.engine = engine
         # A client passed in belongs to the caller; one we connect lives as long as the app.
         app.state.temporal_client = temporal_client or await connect_client(settings)
@@ -318,4 +322,6 @@ def create_app(
     # Added after the problem handlers so that it is the outer middleware: it sees the 500
     # that `CatchUnexpectedErrors` makes of a bug, and stamps the request id on it too.
     app.add_middleware(RequestContext)
+    # Outermost: counts every answer, the refusals of the middlewares above included.
+    app.add_middleware(RecordRequestMetrics)
     return app

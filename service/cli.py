@@ -6,6 +6,8 @@
     perfbudget users add --username U --password P --role R [--department D]
     perfbudget simulate SCENARIO.json [--timing]   a scenario in virtual time, JSON timeline out
     perfbudget audit verify [--project CODE]        check the history hash chains (exit 1: broken)
+    perfbudget db upgrade | db current              apply / show the schema migrations
+    perfbudget setup                                prepare a Temporal cluster (idempotent)
 
 The API, the worker, the database and the users modules are imported inside the subcommands:
 `perfbudget --help` stays fast, and a broken API module does not stop `perfbudget worker`.
@@ -29,12 +31,13 @@ import uvicorn
 from pydantic import ValidationError
 
 from service.logging import configure_logging
-from service.settings import Settings, get_settings
+from service.settings import Settings, TemporalConfigError, get_settings
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from fastapi import FastAPI
+    from sqlalchemy import Engine
 
 log = structlog.get_logger(__name__)
 
@@ -65,8 +68,9 @@ def _api_server(settings: Settings, app: FastAPI) -> _ApiServer:
         # The API runs on the same loop as the worker; uvicorn must not install another.
         loop="none",
         lifespan="on",
-        # Ctrl-C should not hang on a client that keeps a connection open.
-        timeout_graceful_shutdown=10,
+        # SIGTERM lets requests in flight finish, but a client that keeps a connection open
+        # must not hold up a rollout (or Ctrl-C) for longer than this.
+        timeout_graceful_shutdown=settings.api_graceful_shutdown_seconds,
     )
     return _ApiServer(config)
 
@@ -93,6 +97,29 @@ async def _wait_started(server: uvicorn.Server, task: asyncio.Task[None]) -> Non
         await asyncio.sleep(0.05)
 
 
+class _SchemaRefusedError(Exception):
+    """The database is not at this code's schema; the message says what to do."""
+
+
+def _database(settings: Settings, *, upgrade: bool = False) -> Engine:
+    """The application database, checked (or, with `upgrade`, migrated) to this code's schema.
+
+    Raises `_SchemaRefusedError` so that each command can print one clear line and exit 1.
+    """
+    from service.db import init_db, open_db
+    from service.schema import SchemaError
+
+    try:
+        return init_db(settings) if upgrade else open_db(settings)
+    except SchemaError as error:
+        raise _SchemaRefusedError(str(error)) from None
+
+
+def _refused(command: str, error: _SchemaRefusedError) -> int:
+    print(f"perfbudget {command}: {error}", file=sys.stderr)
+    return 1
+
+
 async def _up(settings: Settings) -> int:
     from service import demo
     from service.app import create_app
@@ -110,6 +137,12 @@ async def _up(settings: Settings) -> int:
             except EmbeddedTemporalError as error:
                 print(f"perfbudget up: {error}", file=sys.stderr)
                 return 1
+        # The embedded stack owns its SQLite file and migrates it itself; a configured
+        # database (PostgreSQL) is migrated by `perfbudget db upgrade`, deliberately.
+        try:
+            _database(settings, upgrade=settings.database_url is None)
+        except _SchemaRefusedError as error:
+            return _refused("up", error)
         client = await connect_client(settings)
 
         stop_worker = asyncio.Event()
@@ -154,6 +187,10 @@ async def _up(settings: Settings) -> int:
 async def _api(settings: Settings) -> int:
     from service.app import create_app
 
+    try:
+        _database(settings)
+    except _SchemaRefusedError as error:
+        return _refused("api", error)
     server = _api_server(settings, create_app(settings))
     shutdown = asyncio.Event()
     _stop_on_signals(shutdown)
@@ -173,6 +210,10 @@ async def _worker(settings: Settings) -> int:
     from service.temporal_client import connect_client
     from service.worker import run_worker
 
+    try:
+        _database(settings)
+    except _SchemaRefusedError as error:
+        return _refused("worker", error)
     stop = asyncio.Event()
     _stop_on_signals(stop)
     client = await connect_client(settings)
@@ -182,10 +223,13 @@ async def _worker(settings: Settings) -> int:
 
 
 def _users_add(settings: Settings, args: argparse.Namespace) -> int:
-    from service.db import init_db, session_scope
+    from service.db import session_scope
     from service.users import add_user
 
-    init_db(settings)
+    try:
+        _database(settings, upgrade=settings.database_url is None)
+    except _SchemaRefusedError as error:
+        return _refused("users add", error)
     try:
         with session_scope(settings) as session:
             user = add_user(
@@ -206,11 +250,13 @@ def _users_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _projection_rebuild(settings: Settings, args: argparse.Namespace) -> int:
-    from service.db import init_db
     from service.rebuild import rebuild_department_years, rebuild_projection
     from service.temporal_client import connect_client
 
-    engine = init_db(settings)
+    try:
+        engine = _database(settings)
+    except _SchemaRefusedError as error:
+        return _refused("projection rebuild", error)
     client = await connect_client(settings)
     report = await rebuild_projection(client=client, engine=engine, query=args.query)
     print(f"rebuilt {report.projects} projects ({report.history_entries} history entries)")
@@ -223,10 +269,12 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
     from service.audit import verify
-    from service.db import init_db
     from service.department_projection import verify_department_years
 
-    engine = init_db(settings)
+    try:
+        engine = _database(settings)
+    except _SchemaRefusedError as error:
+        return _refused("audit verify", error)
     with Session(engine) as session:
         report = verify(session, code=args.project)
         # Department years only when no single project was asked for.
@@ -242,6 +290,58 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     print(f"audit verified: {chains}, every chain holds")
     return 0
+
+
+async def _setup(settings: Settings, args: argparse.Namespace) -> int:
+    from service.cluster_setup import SetupError, prepare_cluster
+    from service.temporal_client import connect_client
+
+    if settings.embedded_temporal:
+        print(
+            "perfbudget setup: PERFBUDGET_TEMPORAL_ADDRESS is not set; the embedded dev server "
+            "of `perfbudget up` prepares itself",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    client = await connect_client(settings)
+    try:
+        report = await prepare_cluster(client, settings, register_namespace=not args.skip_namespace)
+    except SetupError as error:
+        print(f"perfbudget setup: {error}", file=sys.stderr)
+        return 1
+    for line in report.lines():
+        print(line)
+    print("the cluster was already prepared" if not report.changed else "the cluster is prepared")
+    return 0
+
+
+def _db(settings: Settings, args: argparse.Namespace) -> int:
+    from service import schema
+    from service.db import engine_for
+
+    engine = engine_for(settings.effective_database_url)
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        if args.db_command == "upgrade":
+            report = schema.upgrade(engine)
+            if report.adopted:
+                print("adopted a database made before migrations (its data kept)")
+            if report.before == report.after:
+                print(f"{where}: already at {report.after} (head)")
+            else:
+                print(f"{where}: upgraded from {report.before or 'empty'} to {report.after}")
+            return 0
+        at, head = schema.current(engine), schema.head()
+    except schema.SchemaError as error:
+        return _refused(f"db {args.db_command}", _SchemaRefusedError(str(error)))
+    if at == head:
+        state = "up to date"
+    elif at is None or at in schema.revisions():
+        state = "behind: run `perfbudget db upgrade`"
+    else:
+        state = "unknown to this version (migrated by a newer one)"
+    print(f"{where}: at {at or 'no revision'}, head {head} ({state})")
+    return 0 if at == head else 1
 
 
 async def _simulate(args: argparse.Namespace) -> int:
@@ -317,6 +417,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     audit_verify.add_argument("--project", help="verify this project code only")
 
+    setup = commands.add_parser(
+        "setup",
+        help="prepare the Temporal cluster: namespace, search attributes, schedules (idempotent)",
+    )
+    setup.add_argument(
+        "--skip-namespace",
+        action="store_true",
+        help="do not register the namespace nor add search attributes (Temporal Cloud: made in "
+        "its console); still checks them and keeps the schedules",
+    )
+
+    db = commands.add_parser("db", help="the application database's schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser(
+        "upgrade", help="apply every schema migration not yet applied (idempotent)"
+    )
+    db_commands.add_parser(
+        "current",
+        help="show the database's schema revision and this version's; exit 1 unless equal",
+    )
+
     simulate = commands.add_parser(
         "simulate",
         help="run a scenario in virtual time on the time-skipping test server; "
@@ -349,22 +470,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"perfbudget: invalid configuration:\n{_describe(error)}", file=sys.stderr)
         return EXIT_USAGE
     configure_logging(settings)
+    if args.command in ("up", "api", "worker"):
+        from service.temporal_client import core_runtime
 
-    match args.command:
-        case "up":
-            return asyncio.run(_up(settings))
-        case "api":
-            return asyncio.run(_api(settings))
-        case "worker":
-            return asyncio.run(_worker(settings))
-        case "users":
-            return _users_add(settings, args)
-        case "projection":
-            return asyncio.run(_projection_rebuild(settings, args))
-        case "audit":
-            return _audit_verify(settings, args)
-        case "simulate":
-            return asyncio.run(_simulate(args))
+        # Before any connection: the SDK's metrics endpoint belongs to the process's runtime.
+        core_runtime(settings.temporal_metrics_bind)
+
+    try:
+        match args.command:
+            case "up":
+                return asyncio.run(_up(settings))
+            case "api":
+                return asyncio.run(_api(settings))
+            case "worker":
+                return asyncio.run(_worker(settings))
+            case "users":
+                return _users_add(settings, args)
+            case "projection":
+                return asyncio.run(_projection_rebuild(settings, args))
+            case "audit":
+                return _audit_verify(settings, args)
+            case "db":
+                return _db(settings, args)
+            case "setup":
+                return asyncio.run(_setup(settings, args))
+            case "simulate":
+                return asyncio.run(_simulate(args))
+    except TemporalConfigError as error:
+        print(f"perfbudget: invalid configuration: {error}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_USAGE  # unreachable: argparse requires a known command
 
 

@@ -1,4 +1,9 @@
-"""The application database: one engine per URL, tables created on start, short sessions."""
+"""The application database: one engine per URL, its schema checked or migrated, short sessions.
+
+Every table module is imported here, and only here: the migrations' environment
+(`service/migrations/env.py`) and the drift test take their metadata from this import, so a new
+table module added below is also one `make migration MESSAGE=...` away from a revision.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 import models.department_tables  # registers the department-year read model
 import models.discipline_tables  # registers the transfers on finished projects
@@ -18,6 +23,7 @@ import models.disclosure_tables  # registers the published fiscal years
 import models.evaluator_tables  # registers the expert library and the assignments
 import models.notification_tables  # registers the outbox and directory on SQLModel.metadata
 import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from service import schema
 from service.settings import Settings
 
 
@@ -44,10 +50,25 @@ def engine_for(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def init_db(settings: Settings) -> Engine:
-    """The engine for the configured database, with every table created if missing."""
+def open_db(settings: Settings) -> Engine:
+    """The engine for the configured database, refusing one whose schema is not this code's.
+
+    What the API, the worker and the CLI use: they never change the schema themselves (with
+    several replicas starting at once, none of them should); `perfbudget db upgrade` does.
+    Raises `service.schema.SchemaError`.
+    """
     engine = engine_for(settings.effective_database_url)
-    SQLModel.metadata.create_all(engine)
+    schema.require_head(engine)
+    return engine
+
+
+def init_db(settings: Settings) -> Engine:
+    """The engine for the configured database, migrated to the newest schema first.
+
+    For the embedded stack (`perfbudget up` owns its SQLite file) and for tests.
+    """
+    engine = engine_for(settings.effective_database_url)
+    schema.upgrade(engine)
     return engine
 
 

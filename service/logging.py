@@ -113,3 +113,6 @@ def configure_logging(settings: Settings) -> None:
     # transitions logs every state change at INFO; a workflow replays its history on every
     # cache miss, so those lines would repeat without meaning anything new.
     logging.getLogger("transitions").setLevel(logging.WARNING)
+    # Alembic narrates its plugins and contexts at INFO on every check; `service.schema` logs
+    # the one line that matters (which revisions an upgrade applied).
+    logging.getLogger("alembic").setLevel(logging.WARNING)

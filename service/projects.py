@@ -50,6 +50,7 @@ from models.vocabulary import Role
 from service import closed_transfers, control_reservations
 from service.auth import Principal
 from service.calendar import rules_in_force
+from service.metrics import count_rejection
 from service.problems import Problem, validation_errors
 from service.projection import apply_snapshot
 from service.settings import Settings
@@ -680,6 +681,7 @@ async def _transfer_closed(
 def _rejection_problem(cause: BaseException | None, action: str) -> Problem:
     if isinstance(cause, ApplicationError) and cause.type == REJECTED and cause.details:
         rejection = cause.details[0]
+        count_rejection(rejection["action"], rejection["unmet"])
         return Problem(
             status=409,
             title="Action not allowed now",
@@ -701,7 +703,8 @@ def _closed_project_problem(
     rejection = Lifecycle(project, rules).evaluate(
         action, payload, role=principal.role, today=business_today(datetime.now(UTC), rules)
     )
-    unmet = rejection.unmet if rejection else []
+    unmet = [u.model_dump() for u in rejection.unmet] if rejection else []
+    count_rejection(action, unmet)
     return Problem(
         status=409,
         title="Action not allowed now",
@@ -709,7 +712,7 @@ def _closed_project_problem(
         action=action,
         state=project.state,
         fiscal_year=getattr(payload, "fiscal_year", None),
-        unmet=[u.model_dump() for u in unmet],
+        unmet=unmet,
     )
 
 

@@ -28,6 +28,10 @@ NotificationMode = Literal["send", "capture"]
 Origin = Annotated[str, Field(pattern=r"^https?://[^/\s:]+(:[0-9]{1,5})?$")]
 
 
+class TemporalConfigError(RuntimeError):
+    """A file the Temporal settings name (TLS material) cannot be read; the message names it."""
+
+
 class Settings(BaseSettings):
     """Everything the API, the worker and the CLI may be configured with."""
 
@@ -55,6 +59,33 @@ class Settings(BaseSettings):
     temporal_address: str | None = None
     temporal_namespace: str = "default"
     task_queue: str = "perfbudget"
+    # How long Temporal keeps a closed project's history when `perfbudget setup` registers the
+    # namespace (an existing namespace keeps its own). Closed projects stay readable in the SQL
+    # read model and the audit chain; the history is for operators and replay.
+    temporal_namespace_retention_days: int = Field(default=30, ge=1, le=3650)
+
+    # A TLS cluster (mTLS self-hosted, or Temporal Cloud). Any certificate, server name or API
+    # key implies TLS; files are PEM, read at connection time.
+    temporal_tls: bool = False
+    temporal_tls_client_cert: Path | None = None
+    temporal_tls_client_key: Path | None = None
+    temporal_tls_server_ca: Path | None = None  # None: the system's trusted roots
+    temporal_tls_server_name: str | None = None  # when the address is not the certificate's name
+    # Temporal Cloud API key (instead of a client certificate); sent as a bearer token over TLS.
+    temporal_api_key: str | None = Field(default=None, repr=False)
+
+    # The Temporal SDK's own metrics (worker, workflow, activity, client RPC, and the
+    # projection's perfbudget_escalations) in Prometheus format on host:port; None: off.
+    temporal_metrics_bind: str | None = Field(default=None, pattern=r"^[^\s:]+:[0-9]{1,5}$")
+    # The API's /metrics answers only with `Authorization: Bearer <token>` when set; unset, it
+    # is open (scrape it on the cluster-internal Service; do not route /metrics in an ingress).
+    metrics_token: str | None = Field(default=None, repr=False, min_length=16)
+
+    # Graceful shutdown on SIGTERM: the API finishes requests in flight for up to this long;
+    # the worker lets activities in hand finish (workflow tasks are short). Keep the pod's
+    # terminationGracePeriodSeconds above both.
+    api_graceful_shutdown_seconds: int = Field(default=10, ge=0, le=600)
+    worker_graceful_shutdown_seconds: int = Field(default=30, ge=0, le=3600)
 
     # repr=False keeps the secret out of tracebacks and `print(settings)`.
     jwt_secret: str = Field(default=DEVELOPMENT_JWT_SECRET, repr=False, min_length=32)
@@ -120,7 +151,20 @@ class Settings(BaseSettings):
         # `PERFBUDGET_LOG_LEVEL=debug` is what people type.
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("temporal_address", "database_url", mode="before")
+    @field_validator(
+        "temporal_address",
+        "database_url",
+        "temporal_tls_client_cert",
+        "temporal_tls_client_key",
+        "temporal_tls_server_ca",
+        "temporal_tls_server_name",
+        "temporal_api_key",
+        "temporal_metrics_bind",
+        "metrics_token",
+        "smtp_username",
+        "smtp_password",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # `PERFBUDGET_TEMPORAL_ADDRESS=` in a compose file or shell means "not set", not "".
@@ -135,6 +179,29 @@ class Settings(BaseSettings):
             )
             raise ValueError(msg)
         return self
+
+    @model_validator(mode="after")
+    def _client_certificate_in_pairs(self) -> Self:
+        if (self.temporal_tls_client_cert is None) != (self.temporal_tls_client_key is None):
+            msg = (
+                "PERFBUDGET_TEMPORAL_TLS_CLIENT_CERT and PERFBUDGET_TEMPORAL_TLS_CLIENT_KEY "
+                "go together: a client certificate is useless without its key"
+            )
+            raise ValueError(msg)
+        return self
+
+    @property
+    def temporal_tls_enabled(self) -> bool:
+        """Whether the connection to Temporal uses TLS (set, or implied by a TLS option)."""
+        return self.temporal_tls or any(
+            value is not None
+            for value in (
+                self.temporal_tls_client_cert,
+                self.temporal_tls_server_ca,
+                self.temporal_tls_server_name,
+                self.temporal_api_key,
+            )
+        )
 
     @property
     def embedded_temporal(self) -> bool:

@@ -63,9 +63,6 @@ def activities_for(engine: Engine, settings: Settings) -> list[Any]:
     ]
 
 
-GRACEFUL_SHUTDOWN = timedelta(seconds=30)
-
-
 def build_worker(
     client: Client,
     *,
@@ -80,26 +77,28 @@ def build_worker(
     `settings` configure notification delivery; without them the environment's are read
     (a fresh `Settings()`, not the process-wide cache, so a test's environment applies).
     """
+    settings = settings or Settings()
     return Worker(
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
-        activities=activities_for(engine, settings or Settings()),
+        activities=activities_for(engine, settings),
         activity_executor=executor,
         workflow_runner=workflow_runner(),
         # 0 turns off sticky queues: every task replays the history from the start.
         max_cached_workflows=max_cached_workflows,
         # On shutdown, let activities in hand finish (projection writes, deliveries) rather
-        # than abandon them to their timeouts.
-        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        # than abandon them to their timeouts; after this they are cancelled and retried by
+        # another worker.
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
     )
 
 
 async def run_worker(*, settings: Settings, client: Client, stop: asyncio.Event) -> None:
     """Run until `stop` is set, then shut down gracefully (finishing the tasks in hand)."""
-    from service.db import init_db
+    from service.db import open_db
 
-    engine = init_db(settings)
+    engine = open_db(settings)
     try:
         await ensure_fiscal_year_schedule(
             client,

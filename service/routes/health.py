@@ -1,4 +1,11 @@
-"""Liveness of the whole stack: the API answers, the database answers, Temporal answers."""
+"""Probes: liveness of the process, readiness of the stack (database, Temporal, schema).
+
+- `/livez`: the process answers HTTP; nothing else. A failing dependency must not make an
+  orchestrator restart every API replica (restarting does not bring a database back).
+- `/readyz`: the database and Temporal answer and the schema is at this code's revision; a
+  replica that is not ready gets no traffic until it is.
+- `/healthz`: the database and Temporal answer (kept for existing monitors).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
+from service import schema
 from service.deps import EngineDep, TemporalClientDep
 from service.problems import Problem
 
@@ -31,6 +39,14 @@ class Health(BaseModel):
     status: Literal["ok"]
     database: Literal["ok"]
     temporal: Literal["ok"]
+
+
+class Readiness(Health):
+    schema_revision: str
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"]
 
 
 def _select_one(engine: Engine) -> None:
@@ -82,3 +98,57 @@ async def healthz(engine: EngineDep, client: TemporalClientDep) -> Health:
             temporal=temporal,
         )
     return Health(status="ok", database="ok", temporal="ok")
+
+
+def _schema_at_head(engine: Engine) -> str:
+    schema.require_head(engine)
+    return schema.head()
+
+
+async def _schema(engine: Engine) -> str | None:
+    """This code's schema revision when the database is at it, else None (logged why)."""
+    try:
+        return await asyncio.wait_for(
+            run_in_threadpool(_schema_at_head, engine), CHECK_TIMEOUT_SECONDS
+        )
+    except Exception as error:  # noqa: BLE001  (any failure means "not ready"; the log says which)
+        log.warning("readiness_check_failed", component="schema", error=str(error))
+        return None
+
+
+@router.get("/livez")
+async def livez() -> Liveness:
+    """200 while the process serves HTTP; it checks nothing else, on purpose."""
+    return Liveness(status="ok")
+
+
+@router.get(
+    "/readyz",
+    responses={
+        503: {
+            "description": "The database or Temporal does not answer, or the schema "
+            "is not at this version's revision"
+        }
+    },
+)
+async def readyz(engine: EngineDep, client: TemporalClientDep) -> Readiness:
+    """200 when the database and Temporal answer and the schema is this code's; else 503."""
+    database, temporal, revision = await asyncio.gather(
+        _database(engine), _temporal(client), _schema(engine)
+    )
+    states = {
+        "database": database,
+        "temporal": temporal,
+        "schema": "ok" if revision is not None else "down",
+    }
+    down = [name for name, state in states.items() if state != "ok"]
+    if down or revision is None:
+        raise Problem(
+            status=503,
+            title="Service Unavailable",
+            detail=f"not ready: {', '.join(down)}",
+            database=database,
+            temporal=temporal,
+            schema=states["schema"],
+        )
+    return Readiness(status="ok", database="ok", temporal="ok", schema_revision=revision)

@@ -6,6 +6,8 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from tests import factories as f
 from tests.api.conftest import Api
 
@@ -288,3 +290,24 @@ async def test_projection_rebuild_equals_the_live_projection(api: Api) -> None:
         await asyncio.sleep(0.1)
     assert report.projects == 2
     assert dump() == live
+
+
+async def test_a_refused_action_is_counted_per_unmet_guard_in_metrics(api: Api) -> None:
+    """`perfbudget_actions_rejected_total{action, guard}` grows by one per unmet guard of a 409."""
+
+    def rejected(exposition: str) -> dict[str, float]:
+        return {
+            sample.labels["guard"]: sample.value
+            for family in text_string_to_metric_families(exposition)
+            for sample in family.samples
+            if sample.name == "perfbudget_actions_rejected_total"
+            and sample.labels["action"] == "approve_budget"
+        }
+
+    code = await _active(api)
+    before = rejected((await api.http.get("/metrics")).text)
+    response = await api.act(code, "approve_budget", "fin", {"fiscal_year": _year(), "amount": 1})
+    assert response.status_code == 409
+    guards = [u["guard"] for u in response.json()["unmet"]]
+    after = rejected((await api.http.get("/metrics")).text)
+    assert {g: after[g] - before.get(g, 0.0) for g in guards} == dict.fromkeys(guards, 1.0)

@@ -20,6 +20,7 @@ from sqlalchemy import exc as sa_exc
 from temporalio.client import Client
 
 from service.app import create_app
+from service.db import init_db
 from service.problems import DATABASE_UNAVAILABLE_DETAIL, INTERNAL_ERROR_DETAIL
 from service.settings import Settings
 from tests.service.conftest import FakeTemporalClient
@@ -93,6 +94,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest_asyncio.fixture
 async def http(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    init_db(settings)
     app: FastAPI = create_app(settings, temporal_client=cast(Client, FakeTemporalClient()))
     app.include_router(probe)
     async with app.router.lifespan_context(app):

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from service.app import create_app
-from service.db import session_scope
+from service.db import init_db, session_scope
 from service.settings import Settings
 from service.users import add_user
 from tests.api.conftest import PASSWORD, USERS, api
@@ -69,6 +69,7 @@ def light_app(tmp_path: Path) -> LightApp:
                 **overrides,
             }
         )
+        init_db(settings)
         app = create_app(settings, temporal_client=cast(Client, FakeTemporalClient()))
         async with app.router.lifespan_context(app):
             with session_scope(settings) as session:

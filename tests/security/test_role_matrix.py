@@ -47,6 +47,11 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int, int]] = {
     ("GET",    "/redoc"):                                 (200, 200, 200, 200, 200, 200, 200),
     ("HEAD",   "/redoc"):                                 (200, 200, 200, 200, 200, 200, 200),
     ("GET",    "/healthz"):                               (200, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/livez"):                                 (200, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/readyz"):                                (200, 200, 200, 200, 200, 200, 200),
+    # Open without PERFBUDGET_METRICS_TOKEN (as here); tests/service/test_metrics.py covers
+    # the token. A user's bearer token is not the metrics token, and is not refused either.
+    ("GET",    "/metrics"):                               (200, 200, 200, 200, 200, 200, 200),
     # Each role signs in with its own password; "anon" sends no credentials.
     ("POST",   "/api/auth/token"):                        (200, 200, 200, 200, 200, 200, 422),
     ("GET",    "/api/me"):                                (200, 200, 200, 200, 200, 200, 401),
@@ -379,6 +384,9 @@ REQUESTS: dict[Route, Builder] = {
     ("GET", "/redoc"): _static("/redoc"),
     ("HEAD", "/redoc"): _static("/redoc"),
     ("GET", "/healthz"): _static("/healthz"),
+    ("GET", "/livez"): _static("/livez"),
+    ("GET", "/readyz"): _static("/readyz"),
+    ("GET", "/metrics"): _static("/metrics"),
     ("POST", "/api/auth/token"): _token,
     ("GET", "/api/me"): _static("/api/me"),
     ("POST", "/api/users"): _new_user,

@@ -21,7 +21,7 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from service.app import create_app
-from service.db import engine_for
+from service.db import engine_for, init_db
 from service.settings import Settings
 from service.users import add_user
 
@@ -71,6 +71,7 @@ def temporal() -> FakeTemporalClient:
 
 @pytest.fixture
 def app(settings: Settings, temporal: FakeTemporalClient) -> FastAPI:
+    init_db(settings)
     return create_app(settings, temporal_client=cast(Client, temporal))
 
 

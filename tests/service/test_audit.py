@@ -19,7 +19,7 @@ from sqlmodel import Session, SQLModel, col, select
 from models.project_state import HistoryEntry, ProjectInfo, ProjectState
 from models.tables import HistoryRow
 from models.vocabulary import Role
-from service import audit
+from service import audit, schema
 from service.cli import main
 from service.db import engine_for
 from service.projection import apply_snapshot
@@ -319,7 +319,7 @@ def configured(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Eng
     monkeypatch.setenv("PERFBUDGET_LOG_FORMAT", "json")
     get_settings.cache_clear()
     engine = engine_for(sqlite_url)
-    SQLModel.metadata.create_all(engine)
+    schema.upgrade(engine)  # the command checks the schema revision, not only the tables
     yield engine
     get_settings.cache_clear()
     engine.dispose()

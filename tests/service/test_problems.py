@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from temporalio.client import Client
 
 from service.app import create_app
+from service.db import init_db
 from service.problems import INTERNAL_ERROR_DETAIL, Problem, problem_response
 from service.settings import Settings
 from tests.service.conftest import FakeTemporalClient, logged_events, sign_in
@@ -79,6 +80,7 @@ def slow_down() -> JSONResponse:
 @pytest.fixture
 def app(settings: Settings, temporal: FakeTemporalClient) -> FastAPI:
     """The real app plus probe routes that fail in every way a route can."""
+    init_db(settings)
     application = create_app(settings, temporal_client=cast(Client, temporal))
     application.include_router(probe)
     return application
