@@ -27,7 +27,7 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.control_number import ControlNumber, ProjectYearResult, compute_control_number
@@ -48,14 +48,13 @@ from models.project_state import Actor, HistoryEntry, ProjectState
 from models.rules import Rules
 from models.tables import CycleRow, Department, HistoryRow, ProjectRow
 from models.vocabulary import Grade, Role
+from service.act_refusals import rejection_problem
 from service.auth import Principal
 from service.department_projection import apply_department_snapshot, history_of
 from service.problems import Problem, validation_errors
 from service.settings import Settings
 from workflows import search_attributes as sa
 from workflows.department import (
-    BAD_PAYLOAD,
-    REJECTED,
     AssessmentNoticeRequest,
     DepartmentActOutcome,
     DepartmentActRequest,
@@ -404,7 +403,7 @@ async def _act(
             timeout=UPDATE_TIMEOUT_SECONDS,
         )
     except WorkflowUpdateFailedError as failed:
-        raise rejection_problem(failed.cause, action) from None
+        raise rejection_problem(failed.cause, action, workflow="department workflow") from None
     except RPCError as error:
         if error.status is RPCStatusCode.NOT_FOUND:
             raise Problem(
@@ -427,23 +426,6 @@ async def _act(
             detail="this Idempotency-Key was used on this department year for another request",
         )
     return outcome
-
-
-def rejection_problem(cause: BaseException | None, action: str) -> Problem:
-    if isinstance(cause, ApplicationError) and cause.type == REJECTED and cause.details:
-        rejection = cause.details[0]
-        return Problem(
-            status=409,
-            title="Action not allowed now",
-            detail=str(cause.message),
-            action=rejection["action"],
-            state=rejection["state"],
-            fiscal_year=rejection["fiscal_year"],
-            unmet=rejection["unmet"],
-        )
-    if isinstance(cause, ApplicationError) and cause.type == BAD_PAYLOAD:
-        return Problem(status=422, title="Invalid request body", detail=str(cause.message))
-    raise RuntimeError(f"{action} failed in the department workflow") from cause
 
 
 # --- control numbers ----------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.actions import PAYLOADS, ApproveBudget
@@ -48,6 +48,7 @@ from models.rules import Rules
 from models.tables import CycleRow, Department, HistoryRow, ProjectRow
 from models.vocabulary import Role
 from service import closed_transfers, control_reservations
+from service.act_refusals import rejection_problem
 from service.auth import Principal
 from service.calendar import rules_in_force
 from service.metrics import count_rejection
@@ -56,8 +57,6 @@ from service.projection import apply_snapshot
 from service.settings import Settings
 from workflows import search_attributes as sa
 from workflows.project import (
-    BAD_PAYLOAD,
-    REJECTED,
     ActOutcome,
     ActRequest,
     ProjectWorkflow,
@@ -591,7 +590,7 @@ async def take_action(
     except WorkflowUpdateFailedError as failed:
         if facts is not None:  # refused for sure: free what was held for it
             await control_reservations.settle(client, facts, confirmed=False, actor=actor)
-        raise _rejection_problem(failed.cause, action) from None
+        raise _counted(rejection_problem(failed.cause, action, workflow="workflow")) from None
     except RPCError as error:
         if error.status is RPCStatusCode.NOT_FOUND:
             if facts is not None:
@@ -678,22 +677,11 @@ async def _transfer_closed(
     return project_detail(row, principal, now=datetime.now(UTC), rules=rules)
 
 
-def _rejection_problem(cause: BaseException | None, action: str) -> Problem:
-    if isinstance(cause, ApplicationError) and cause.type == REJECTED and cause.details:
-        rejection = cause.details[0]
-        count_rejection(rejection["action"], rejection["unmet"])
-        return Problem(
-            status=409,
-            title="Action not allowed now",
-            detail=str(cause.message),
-            action=rejection["action"],
-            state=rejection["state"],
-            fiscal_year=rejection["fiscal_year"],
-            unmet=rejection["unmet"],
-        )
-    if isinstance(cause, ApplicationError) and cause.type == BAD_PAYLOAD:
-        return Problem(status=422, title="Invalid request body", detail=str(cause.message))
-    raise RuntimeError(f"{action} failed in the workflow") from cause
+def _counted(problem: Problem) -> Problem:
+    """A project's refusal counted in the rejection metric, guard by guard."""
+    if "unmet" in problem.extra:
+        count_rejection(problem.extra["action"], problem.extra["unmet"])
+    return problem
 
 
 def _closed_project_problem(

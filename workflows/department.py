@@ -42,9 +42,10 @@ with workflow.unsafe.imports_passed_through():
     from models.project_state import Actor, HistoryEntry
     from models.rules import Rules
     from models.vocabulary import Role
+    from workflows.act_contract import BAD_PAYLOAD, ActRequest, rejected_error, validated_payload
 
-REJECTED = "ActionRejected"
-BAD_PAYLOAD = "InvalidPayload"
+# The same request as a project's `act` (the histories carry its fields, not its name).
+DepartmentActRequest = ActRequest
 
 
 class DepartmentYearInput(BaseModel):
@@ -53,12 +54,6 @@ class DepartmentYearInput(BaseModel):
     projected_seq: int = 0
     # As in ProjectWorkflowInput: business time = server time + this (tests, demos).
     clock_offset_seconds: float = 0
-
-
-class DepartmentActRequest(BaseModel):
-    action: str
-    payload: dict[str, Any]
-    actor: Actor
 
 
 class DepartmentActOutcome(BaseModel):
@@ -210,24 +205,13 @@ class DepartmentYearWorkflow:
                 now=now,
             )
         except ActionRejected as rejected:
-            raise ApplicationError(
-                str(rejected),
-                rejected.rejection.model_dump(mode="json"),
-                type=REJECTED,
-                non_retryable=True,
-            ) from None
+            raise rejected_error(rejected.rejection) from None
         return self._outcome(before)
 
     @act.validator
     def _validate_act(self, request: DepartmentActRequest) -> None:
         """Reject before anything is recorded: an unknown action, a bad body, an unmet guard."""
-        payload_type = DEPARTMENT_PAYLOADS.get(request.action)
-        if payload_type is None or request.actor.role is Role.SYSTEM:
-            raise ApplicationError(f"unknown action {request.action!r}", type=BAD_PAYLOAD)
-        try:
-            payload = payload_type.model_validate(request.payload)
-        except ValueError as invalid:
-            raise ApplicationError(str(invalid), type=BAD_PAYLOAD, non_retryable=True) from None
+        payload = validated_payload(DEPARTMENT_PAYLOADS, request)
         rejection = self._engine.evaluate(
             request.action,
             payload,
@@ -235,12 +219,7 @@ class DepartmentYearWorkflow:
             today=business_today(self._now(), self._input.rules),
         )
         if rejection is not None:
-            raise ApplicationError(
-                ActionRejected(rejection).args[0],
-                rejection.model_dump(mode="json"),
-                type=REJECTED,
-                non_retryable=True,
-            )
+            raise rejected_error(rejection)
 
     @workflow.update
     def reserve(self, request: ReserveRequest) -> ControlFacts:

@@ -30,13 +30,14 @@ with workflow.unsafe.imports_passed_through():
     from models.fiscal_notice import FISCAL_NOTICE_SIGNAL, FiscalNotice
     from models.fiscal_year import receive_notice
     from models.lifecycle import CYCLE_OPEN_STATES, PROJECT_FINAL_STATES, STATE_ZH
-    from models.project_state import SYSTEM_ACTOR, Actor, HistoryEntry, ProjectState
+    from models.project_state import SYSTEM_ACTOR, HistoryEntry, ProjectState
     from models.rules import Rules
     from models.vocabulary import Role
     from workflows import search_attributes as sa
 
-REJECTED = "ActionRejected"
-BAD_PAYLOAD = "InvalidPayload"
+    # ActRequest is also this workflow's: callers import it from here with the workflow.
+    from workflows.act_contract import ActRequest as ActRequest
+    from workflows.act_contract import rejected_error, validated_payload
 
 
 class ProjectWorkflowInput(BaseModel):
@@ -47,12 +48,6 @@ class ProjectWorkflowInput(BaseModel):
     # Seconds added to the server clock to get business time: 0 in production; lets tests and
     # demos run a scenario dated in the past on a clock that only moves forward.
     clock_offset_seconds: float = 0
-
-
-class ActRequest(BaseModel):
-    action: str
-    payload: dict[str, Any]
-    actor: Actor
 
 
 class ActOutcome(BaseModel):
@@ -320,12 +315,7 @@ class ProjectWorkflow:
         try:
             self._lifecycle.execute(request.action, payload, actor=request.actor, now=now)
         except ActionRejected as rejected:
-            raise ApplicationError(
-                str(rejected),
-                rejected.rejection.model_dump(mode="json"),
-                type=REJECTED,
-                non_retryable=True,
-            ) from None
+            raise rejected_error(rejected.rejection) from None
         self._lifecycle.advance_clock(now, SYSTEM_ACTOR)
         self._publish()
         await self._project_at_once()
@@ -337,13 +327,7 @@ class ProjectWorkflow:
     @act.validator
     def _validate_act(self, request: ActRequest) -> None:
         """Reject before anything is recorded: an unknown action, a bad body, an unmet guard."""
-        payload_type = PAYLOADS.get(request.action)
-        if payload_type is None or request.actor.role is Role.SYSTEM:
-            raise ApplicationError(f"unknown action {request.action!r}", type=BAD_PAYLOAD)
-        try:
-            payload = payload_type.model_validate(request.payload)
-        except ValueError as invalid:
-            raise ApplicationError(str(invalid), type=BAD_PAYLOAD, non_retryable=True) from None
+        payload = validated_payload(PAYLOADS, request)
         now = self._now()
         lifecycle = self._lifecycle
         if lifecycle.has_due(now):
@@ -358,12 +342,7 @@ class ProjectWorkflow:
             actor=request.actor,
         )
         if rejection is not None:
-            raise ApplicationError(
-                ActionRejected(rejection).args[0],
-                rejection.model_dump(mode="json"),
-                type=REJECTED,
-                non_retryable=True,
-            )
+            raise rejected_error(rejection)
 
     @workflow.signal
     def update_calendar(self, calendar: FiscalCalendar) -> None:

@@ -15,8 +15,8 @@ from models.vocabulary import Role
 from service.project_client import close_project
 from service.simulate.run_state import FiledProject, RejectedStep, RunState
 from service.simulate.scenario import Step
+from workflows.act_contract import REJECTED
 from workflows.project import (
-    REJECTED,
     ActOutcome,
     ActRequest,
     ProjectWorkflow,

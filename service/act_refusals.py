@@ -1,0 +1,28 @@
+"""A workflow's refusal of an `act` update as the problem the API answers with: 409 with every
+unmet guard when the lifecycle rejected the action, 422 when the body did not fit its action."""
+
+from __future__ import annotations
+
+from temporalio.exceptions import ApplicationError
+
+from service.problems import Problem
+from workflows.act_contract import BAD_PAYLOAD, REJECTED
+
+
+def rejection_problem(cause: BaseException | None, action: str, *, workflow: str) -> Problem:
+    """The problem for `cause` (a failed update's cause); any other failure is the program's
+    own fault and raises, naming `action` and the `workflow` it failed in."""
+    if isinstance(cause, ApplicationError) and cause.type == REJECTED and cause.details:
+        rejection = cause.details[0]
+        return Problem(
+            status=409,
+            title="Action not allowed now",
+            detail=str(cause.message),
+            action=rejection["action"],
+            state=rejection["state"],
+            fiscal_year=rejection["fiscal_year"],
+            unmet=rejection["unmet"],
+        )
+    if isinstance(cause, ApplicationError) and cause.type == BAD_PAYLOAD:
+        return Problem(status=422, title="Invalid request body", detail=str(cause.message))
+    raise RuntimeError(f"{action} failed in the {workflow}") from cause
