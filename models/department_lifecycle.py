@@ -38,6 +38,7 @@ from models.notify import Audience, Desk
 from models.project_state import Actor, HistoryEntry
 from models.rules import Rules
 from models.scoring import grade_for
+from models.state_machines import StateProxy, build_machine, guard_holds
 from models.vocabulary import GRADE_ZH, Operator, Role
 
 STATES: tuple[str, ...] = (
@@ -284,26 +285,8 @@ GUARDS: dict[str, DepartmentGuard] = {
 # --- the engine -------------------------------------------------------------------------------
 
 
-class _Proxy:
-    def __init__(self, target: DepartmentYearState) -> None:
-        self._target = target
-
-    @property
-    def state(self) -> str:
-        return self._target.state
-
-    @state.setter
-    def state(self, value: str) -> None:
-        self._target.state = value
-
-
 def _condition(name: str) -> Callable[[EventData], bool]:
-    guard = GUARDS[name]
-
-    def holds(event: EventData) -> bool:
-        return guard.check(event.kwargs["ctx"]) is None
-
-    return holds
+    return guard_holds(GUARDS[name].check)
 
 
 def _machine() -> Machine:
@@ -317,14 +300,7 @@ def _machine() -> Machine:
         for action in ACTIONS.values()
         for source in action.source
     ]
-    return Machine(
-        model=[],
-        states=list(STATES),
-        transitions=transitions,
-        auto_transitions=False,
-        send_event=True,
-        initial=None,
-    )
+    return build_machine(STATES, transitions)
 
 
 def _department_audiences(department: str, *desks: Desk) -> list[Audience]:
@@ -337,7 +313,7 @@ class DepartmentYear:
     def __init__(self, year: DepartmentYearState, rules: Rules) -> None:
         self.year = year
         self.rules = rules
-        self._proxy = _Proxy(year)
+        self._proxy = StateProxy(year)
         self._machine = _machine()
         self._machine.add_model(self._proxy, initial=year.state)
 

@@ -42,6 +42,7 @@ from models.lifecycle import (
 from models.notify import Audience, Desk, EventKind
 from models.project_state import SYSTEM_ACTOR, Actor, Cycle, HistoryEntry, ProjectState
 from models.rules import Rules
+from models.state_machines import StateProxy, build_machine, guard_holds
 from models.vocabulary import Role
 
 
@@ -77,28 +78,8 @@ def _not_before(when: datetime, floor: datetime | None) -> datetime:
     return when if floor is None or when >= floor else floor
 
 
-class _StateProxy:
-    """The object a machine moves: reads and writes the `state` of a pydantic model in place."""
-
-    def __init__(self, target: ProjectState | Cycle) -> None:
-        self._target = target
-
-    @property
-    def state(self) -> str:
-        return self._target.state
-
-    @state.setter
-    def state(self, value: str) -> None:
-        self._target.state = value
-
-
 def _condition(name: str) -> Callable[[EventData], bool]:
-    guard = GUARDS[name]
-
-    def holds(event: EventData) -> bool:
-        return guard.check(event.kwargs["ctx"]) is None
-
-    return holds
+    return guard_holds(GUARDS[name].check)
 
 
 def _machine_transitions(level: Level) -> list[dict[str, Any]]:
@@ -119,14 +100,7 @@ def _machine_transitions(level: Level) -> list[dict[str, Any]]:
 
 
 def _build_machine(level: Level) -> Machine:
-    return Machine(
-        model=[],
-        states=list(states_of(level)),
-        transitions=_machine_transitions(level),
-        auto_transitions=False,
-        send_event=True,
-        initial=None,
-    )
+    return build_machine(states_of(level), _machine_transitions(level))
 
 
 @dataclass(frozen=True)
@@ -143,16 +117,16 @@ class Lifecycle:
     def __init__(self, project: ProjectState, rules: Rules) -> None:
         self.project = project
         self.rules = rules
-        self._project_proxy = _StateProxy(project)
+        self._project_proxy = StateProxy(project)
         self._project_machine = _build_machine(Level.PROJECT)
         self._project_machine.add_model(self._project_proxy, initial=project.state)
         self._cycle_machine = _build_machine(Level.CYCLE)
-        self._cycle_proxies: dict[int, _StateProxy] = {}
+        self._cycle_proxies: dict[int, StateProxy] = {}
         for cycle in project.cycles:
             self._attach(cycle)
 
-    def _attach(self, cycle: Cycle) -> _StateProxy:
-        proxy = _StateProxy(cycle)
+    def _attach(self, cycle: Cycle) -> StateProxy:
+        proxy = StateProxy(cycle)
         self._cycle_machine.add_model(proxy, initial=cycle.state)
         self._cycle_proxies[cycle.fiscal_year] = proxy
         return proxy
