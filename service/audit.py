@@ -38,7 +38,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
@@ -206,21 +206,27 @@ def verify(session: Session, *, code: str | None = None) -> AuditReport:
     stored = (
         Record(*values) for values in session.execute(rows_query.execution_options(yield_per=2000))
     )
+    return verify_chains(stored, project_seqs)
+
+
+def verify_chains(records: Iterable[Record], last_seqs: Mapping[str, int]) -> AuditReport:
+    """The first broken link of every chain: `records` ordered by chain key and seq, and the
+    last projected seq of each chain's row (a row may have no history at all)."""
     breaks: list[Break] = []
     seen: set[str] = set()
     entries = 0
-    for project, group in itertools.groupby(stored, key=lambda r: r.code):
+    for key, group in itertools.groupby(records, key=lambda r: r.code):
         rows = list(group)
-        seen.add(project)
+        seen.add(key)
         entries += len(rows)
-        broken = verify_chain(project, rows, project_seqs.get(project))
+        broken = verify_chain(key, rows, last_seqs.get(key))
         if broken is not None:
             breaks.append(broken)
-    for project in sorted(project_seqs.keys() - seen):  # a project row without any history
-        broken = verify_chain(project, [], project_seqs[project])
+    for key in sorted(last_seqs.keys() - seen):  # a row without any history
+        broken = verify_chain(key, [], last_seqs[key])
         if broken is not None:
             breaks.append(broken)
-    return AuditReport(projects=len(seen | project_seqs.keys()), entries=entries, breaks=breaks)
+    return AuditReport(projects=len(seen | last_seqs.keys()), entries=entries, breaks=breaks)
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ them, keyed `department:<code>:<year>:<seq>:<recipient>` so a second projection 
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +15,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from models.department_state import DepartmentYearState
@@ -24,8 +22,9 @@ from models.department_tables import DepartmentHistoryRow, DepartmentYearRow
 from models.notification_tables import Notification, Recipient
 from models.notify import Audience
 from models.project_state import HistoryEntry
-from service.audit import AuditReport, Break, Record, chain, verify_chain
+from service.audit import AuditReport, Record, chain, verify_chains
 from service.notifications import PER_DEPARTMENT_DESKS
+from service.write_retry import commit_retrying_conflicts
 
 
 def chain_key(department: str, fiscal_year: int) -> str:
@@ -44,16 +43,9 @@ def apply_department_snapshot(
 
     Commits. Safe to call twice, concurrently, or out of order.
     """
-    for attempt in range(3):
-        try:
-            moved = _apply(session, year=year, seq=seq, entries=entries, notify=notify)
-            session.commit()
-            return moved
-        except IntegrityError:
-            session.rollback()
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    return commit_retrying_conflicts(
+        session, lambda: _apply(session, year=year, seq=seq, entries=entries, notify=notify)
+    )
 
 
 def _apply(
@@ -268,18 +260,4 @@ def verify_department_years(session: Session, *, department: str | None = None) 
         )
         for r in session.execute(rows_query).scalars()
     )
-    breaks: list[Break] = []
-    seen: set[str] = set()
-    entries = 0
-    for key, group in itertools.groupby(records, key=lambda r: r.code):
-        rows = list(group)
-        seen.add(key)
-        entries += len(rows)
-        broken = verify_chain(key, rows, year_seqs.get(key))
-        if broken is not None:
-            breaks.append(broken)
-    for key in sorted(year_seqs.keys() - seen):
-        broken = verify_chain(key, [], year_seqs[key])
-        if broken is not None:
-            breaks.append(broken)
-    return AuditReport(projects=len(seen | year_seqs.keys()), entries=entries, breaks=breaks)
+    return verify_chains(records, year_seqs)

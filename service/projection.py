@@ -15,7 +15,6 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete
 
 from models.evaluator_tables import EvaluatorAssignmentRow
@@ -23,6 +22,7 @@ from models.project_state import HistoryEntry, ProjectState
 from models.tables import CycleRow, HistoryRow, ProjectRow
 from service.audit import chain
 from service.notifications import enqueue
+from service.write_retry import commit_retrying_conflicts
 
 log = structlog.get_logger(__name__)
 
@@ -39,16 +39,9 @@ def apply_snapshot(
 
     Commits. Safe to call twice, concurrently, or out of order.
     """
-    for attempt in range(3):
-        try:
-            moved = _apply(session, project=project, seq=seq, entries=entries, notify=notify)
-            session.commit()
-            return moved
-        except IntegrityError:
-            session.rollback()  # another writer inserted the same new row first: read it again
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    return commit_retrying_conflicts(
+        session, lambda: _apply(session, project=project, seq=seq, entries=entries, notify=notify)
+    )
 
 
 def _apply(
