@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
@@ -49,6 +49,7 @@ from models.rules import Rules
 from models.tables import CycleRow, Department, HistoryRow, ProjectRow
 from models.vocabulary import Grade, Role
 from service.act_refusals import rejection_problem
+from service.amounts import Amount
 from service.auth import Principal
 from service.department_projection import apply_department_snapshot, history_of
 from service.problems import Problem, validation_errors
@@ -65,7 +66,6 @@ from workflows.department import (
 
 log = structlog.get_logger(__name__)
 
-Amount = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 UPDATE_TIMEOUT_SECONDS = 30.0
 READ_ALL = frozenset({Role.ADMIN, Role.FINANCE, Role.AUDITOR})
 

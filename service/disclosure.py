@@ -23,9 +23,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
 
-from pydantic import BaseModel, PlainSerializer
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlmodel import Session, col
 
@@ -34,8 +33,7 @@ from models.lifecycle import CYCLE_STATES
 from models.project_state import Cycle, ProjectState
 from models.tables import CycleRow, Department, ProjectRow
 from models.vocabulary import GRADE_ZH, Grade, ResultConsequence
-
-Amount = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+from service.amounts import Amount
 
 
 class DisclosureKind(StrEnum):

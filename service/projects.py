@@ -10,10 +10,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
@@ -49,6 +49,7 @@ from models.tables import CycleRow, Department, HistoryRow, ProjectRow
 from models.vocabulary import Role
 from service import closed_transfers, control_reservations
 from service.act_refusals import rejection_problem
+from service.amounts import Amount
 from service.auth import Principal
 from service.calendar import rules_in_force
 from service.metrics import count_rejection
@@ -66,7 +67,6 @@ from workflows.project import (
 
 log = structlog.get_logger(__name__)
 
-Amount = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
 # How long the API waits for the workflow to take an action before saying "outcome unknown".
 UPDATE_TIMEOUT_SECONDS = 30.0
