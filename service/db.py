@@ -7,9 +7,10 @@ table module added below is also one `make migration MESSAGE=...` away from a re
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,38 @@ import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from service import schema
 from service.settings import Settings
 
+# One engine (and its connection pool) per URL, the least recently used dropped past this many:
+# a process talks to one database; the test suite makes hundreds.
+_MAX_ENGINES = 16
+_engines: OrderedDict[str, Engine] = OrderedDict()
+_engines_lock = threading.Lock()
 
-@lru_cache(maxsize=16)
+
 def engine_for(url: str) -> Engine:
+    """The process's engine for `url`, created on first use."""
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is not None:
+            _engines.move_to_end(url)
+            return engine
+        engine = _engines[url] = _create_engine(url)
+        if len(_engines) > _MAX_ENGINES:
+            # Close the pool's connections now: an engine merely forgotten closes them when it
+            # is garbage-collected, and psycopg warns of connections deleted while still open.
+            _, evicted = _engines.popitem(last=False)
+            evicted.dispose()
+        return engine
+
+
+def forget_engine(url: str) -> None:
+    """Close the pooled connections to `url` and drop its engine (before dropping a database)."""
+    with _engines_lock:
+        engine = _engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
+
+
+def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

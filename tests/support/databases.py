@@ -20,6 +20,8 @@ from psycopg import sql
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
+from service.db import forget_engine
+
 
 class SuiteSettings(BaseSettings):
     """What the test suite itself is configured with (kept apart from the service's Settings)."""
@@ -70,7 +72,11 @@ def fresh_postgres_database(base: URL) -> Iterator[str]:
         try:
             yield base.set(database=name).render_as_string(hide_password=False)
         finally:
-            # FORCE: an engine the test forgot to dispose must not keep the database alive.
+            # Close this process's pooled connections first (a cached engine would otherwise
+            # hold connections the server is about to cut); FORCE: anything else still
+            # connected must not keep the database alive.
+            url = base.set(database=name).render_as_string(hide_password=False)
+            forget_engine(url)
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
