@@ -138,3 +138,14 @@ def test_every_package_and_file_the_build_copies_exists_and_is_in_the_context() 
     assert ignored[ignored.index("*") :], "the context starts from nothing"
     for source in sources:
         assert f"!{source.rstrip('/')}" in ignored or f"!{source.rstrip('/')}/" in ignored, source
+
+
+def test_the_runtime_has_a_font_the_pdf_reports_can_embed() -> None:
+    """The runtime installs a Debian font package whose file the report code looks for."""
+    from service.report import CJK_FONTS
+
+    runs = " ".join(i.arguments for i in _final("RUN"))
+    packages = {"fonts-wqy-microhei": "wqy-microhei", "fonts-noto-cjk": "NotoSansCJK"}
+    installed = [name for package, name in packages.items() if package in runs]
+    assert installed, "no CJK font package installed in the runtime stage"
+    assert any(name in str(path) for path in CJK_FONTS for name in installed)
