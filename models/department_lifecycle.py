@@ -22,6 +22,7 @@ from transitions import EventData, Machine
 
 from models import department_actions as da
 from models.control_number import ControlFacts
+from models.department_duties import department_due_firings, department_next_firing
 from models.department_scoring import check_overall_results, score_overall
 from models.department_state import (
     DIMENSION_ZH,
@@ -32,10 +33,12 @@ from models.department_state import (
     Reservation,
     ReservationStatus,
 )
+from models.duties import DISCHARGED_BY
 from models.engine import ActionRejected, Rejection, Unmet
+from models.escalation import Firing
 from models.fiscal_notice import PHASE_ZH, FiscalNotice
-from models.notify import Audience, Desk
-from models.project_state import Actor, HistoryEntry
+from models.notify import Audience, Desk, EventKind
+from models.project_state import SYSTEM_ACTOR, AccountabilityRecord, Actor, HistoryEntry
 from models.rules import Rules
 from models.scoring import grade_for
 from models.state_machines import StateProxy, build_machine, guard_holds
@@ -59,6 +62,9 @@ STATE_ZH: dict[str, str] = {
     "self_evaluated": "整体绩效已自评",
     "reviewed": "财政已审核",
 }
+
+# Desks of the whole zone (not of one department), as `models.escalation.audiences` has it.
+_ZONE_DESKS = frozenset({Desk.FINANCE, Desk.LEADERSHIP, Desk.DISCIPLINE})
 
 _OPEN = tuple(s for s in STATES if s != FINAL_STATE)
 _SAME = "="  # an action that records without moving the state
@@ -392,7 +398,8 @@ class DepartmentYear:
         fire: Callable[..., bool] = self._proxy.trigger  # type: ignore[attr-defined]  # set by Machine
         if not fire(action, ctx=ctx):
             raise RuntimeError(f"machine refused {action} from {before} after validation passed")
-        self.year.entered[self.year.state] = now
+        if self.year.state != before:  # an action that records without moving enters nothing
+            self.year.entered[self.year.state] = now
         detail, notify = self._effects(action, payload, now)
         return self._record(action, actor, before, detail, notify, now)
 
@@ -481,6 +488,75 @@ class DepartmentYear:
         )
         self.year.history.append(entry)
         return entry
+
+    # --- deadlines: the clock alone ----------------------------------------------------------
+
+    def advance_clock(self, now: datetime) -> list[HistoryEntry]:
+        """Fire every due ladder rung of the year's duties, earliest first, each exactly once.
+
+        Each is recorded at the instant it fell due (never before the last entry), so the
+        history reads the same however late the wake-up was.
+        """
+        entries: list[HistoryEntry] = []
+        while firings := department_due_firings(self.year, self.rules, now):
+            last = self.year.history[-1].at if self.year.history else firings[0].at
+            entries.extend(self._fire(firings[0], max(firings[0].at, last)))
+        return entries
+
+    def next_deadline(self, now: datetime) -> datetime | None:
+        """When the next rung of an open duty falls due; None when nothing is owed."""
+        return department_next_firing(self.year, self.rules, now)
+
+    def _fire(self, firing: Firing, now: datetime) -> list[HistoryEntry]:
+        duty, rung = firing.duty, firing.rung
+        assert duty is not None
+        assert rung is not None
+        self.year.escalations.setdefault(firing.key, []).append(firing.offset)
+        department = self.year.info.department
+        entries = [
+            self._record(
+                rung.kind.value,
+                SYSTEM_ACTOR,
+                self.year.state,
+                {
+                    "duty": duty.kind.value,
+                    "duty_zh": ACTIONS[DISCHARGED_BY[duty.kind]].label_zh,
+                    "owner": duty.owner.value,
+                    "due": duty.due.isoformat(),
+                    "offset_days": rung.offset_days,
+                    "to": [d.value for d in rung.to],
+                },
+                # A department year has no project owner: its department desk hears instead.
+                [
+                    Audience(desk=d, department=None if d in _ZONE_DESKS else department)
+                    for d in dict.fromkeys(
+                        Desk.DEPARTMENT if d is Desk.PROJECT_OWNER else d for d in rung.to
+                    )
+                ],
+                now,
+            )
+        ]
+        if rung.accountability:
+            subject = (
+                f"department_head:{department}" if duty.owner is Role.DEPARTMENT else "finance"
+            )
+            entries.append(
+                self._record(
+                    EventKind.ACCOUNTABILITY.value,
+                    SYSTEM_ACTOR,
+                    self.year.state,
+                    AccountabilityRecord(
+                        at=now,
+                        fiscal_year=self.year.info.fiscal_year,
+                        subject=subject,
+                        reason=f"{duty.kind.value} {rung.offset_days} days overdue",
+                        lifelong=False,
+                    ).model_dump(mode="json", exclude={"at"}),
+                    [Audience(desk=Desk.LEADERSHIP), Audience(desk=Desk.DISCIPLINE)],
+                    now,
+                )
+            )
+        return entries
 
     # --- control-number reservations ----------------------------------------------------------
 

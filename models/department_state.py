@@ -112,6 +112,11 @@ class DepartmentYearState(BaseModel):
     reservations: list[Reservation] = []
     # (phase, fiscal year) of each fiscal notice already recorded: a repeated signal is ignored.
     notices: list[str] = []
+    # When the workflow first ran this year (behind the `department-deadlines` patch): a duty
+    # whose calendar date had already passed then gets the calendar's `late_start_days`.
+    opened_at: datetime | None = None
+    # The ladder rungs (offset days) fired per duty key: each fires once.
+    escalations: dict[str, list[int]] = {}
     history: list[HistoryEntry] = []
 
     @property

@@ -87,7 +87,7 @@ def deadline(due: date, utc_offset_minutes: int) -> datetime:
     return datetime.combine(due + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
 
 
-def _late(due: date, arisen: date | None, calendar: FiscalCalendar) -> date:
+def late_start(due: date, arisen: date | None, calendar: FiscalCalendar) -> date:
     """A duty arising after (or just before) its calendar date gets `late_start_days`."""
     if arisen is None:
         return due
@@ -117,7 +117,7 @@ def open_duties(project: ProjectState, calendar: FiscalCalendar, today: date) ->
             arisen = max(
                 date(year - 1, 1, 1), activated.date() if activated else date(year - 1, 1, 1)
             )
-            due = _late(calendar.due(calendar.goals_due, year - 1), arisen, calendar)
+            due = late_start(calendar.due(calendar.goals_due, year - 1), arisen, calendar)
             duties.append(Duty(kind=DutyKind.GOALS, fiscal_year=year, due=due))
     for cycle in project.cycles:
         duties.extend(_cycle_duties(cycle, calendar, today))
@@ -140,19 +140,19 @@ def _cycle_duties(cycle: Cycle, calendar: FiscalCalendar, today: date) -> list[D
         covered = calendar.monitoring_covers_to.in_year(year)
         if not any(r.period_end >= covered for r in cycle.monitoring):
             due = calendar.due(calendar.monitoring_due, year)
-            owe(DutyKind.MONITORING, _late(due, _entered(cycle, state), calendar))
+            owe(DutyKind.MONITORING, late_start(due, _entered(cycle, state), calendar))
         if cycle.warning_response_due is not None and cycle.warning_response is None:
             owe(DutyKind.WARNING_RESPONSE, cycle.warning_response_due)
     elif state == "closed":
         due = calendar.due(calendar.self_evaluation_due, year + 1)
-        owe(DutyKind.SELF_EVALUATION, _late(due, _entered(cycle, state), calendar))
+        owe(DutyKind.SELF_EVALUATION, late_start(due, _entered(cycle, state), calendar))
     elif state == "self_evaluated":
         due = calendar.due(calendar.review_due, year + 1)
-        owe(DutyKind.REVIEW, _late(due, _entered(cycle, state), calendar))
+        owe(DutyKind.REVIEW, late_start(due, _entered(cycle, state), calendar))
     elif state == "key_evaluating":
         # Finance review and key evaluations are both due by the review date (30 June of N+1).
         due = calendar.due(calendar.review_due, year + 1)
-        owe(DutyKind.KEY_EVALUATION, _late(due, _entered(cycle, state), calendar))
+        owe(DutyKind.KEY_EVALUATION, late_start(due, _entered(cycle, state), calendar))
     elif state == "rectifying":
         ordered = cycle.rectification.ordered_at if cycle.rectification else None
         owe(DutyKind.RECTIFICATION, _after(ordered, calendar.rectification_days, calendar, today))

@@ -7,7 +7,7 @@ fired per duty — so a restart, a replay or a late wake-up never repeats or los
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -44,10 +44,10 @@ def rungs_for(duty: Duty, rules: Rules) -> tuple[Rung, ...]:
     return rules.ladder.finance if duty.owner is Role.FINANCE else rules.ladder.department
 
 
-def _candidates(project: ProjectState, rules: Rules, now: datetime) -> Iterator[Firing]:
-    today = business_today(now, rules)
+def ladder_firings(duties: Iterable[Duty], rules: Rules) -> Iterator[Firing]:
+    """Every rung of every duty's ladder, at its instant: projects and department years alike."""
     offset = rules.utc_offset_minutes
-    for duty in open_duties(project, rules.calendar, today):
+    for duty in duties:
         end = deadline(duty.due, offset)
         for rung in rungs_for(duty, rules):
             yield Firing(
@@ -58,12 +58,32 @@ def _candidates(project: ProjectState, rules: Rules, now: datetime) -> Iterator[
                 rung=rung,
                 fiscal_year=duty.fiscal_year,
             )
+
+
+def unfired_due(
+    candidates: Iterable[Firing], fired: Mapping[str, list[int]], now: datetime
+) -> list[Firing]:
+    """The candidates whose time has come and that have not fired, in the order they fell due."""
+    due = [f for f in candidates if f.at <= now and f.offset not in fired.get(f.key, [])]
+    return sorted(due, key=lambda f: (f.at, f.key))
+
+
+def next_unfired(
+    candidates: Iterable[Firing], fired: Mapping[str, list[int]], now: datetime
+) -> datetime | None:
+    later = [f.at for f in candidates if f.at > now and f.offset not in fired.get(f.key, [])]
+    return min(later, default=None)
+
+
+def _candidates(project: ProjectState, rules: Rules, now: datetime) -> Iterator[Firing]:
+    today = business_today(now, rules)
+    yield from ladder_firings(open_duties(project, rules.calendar, today), rules)
     if project.state in ("active", "suspended"):
         for cycle in project.cycles:
             if cycle.state == "executing":
                 check = rules.calendar.idle_funds_check.in_year(cycle.fiscal_year)
                 yield Firing(
-                    at=deadline(check, offset),
+                    at=deadline(check, rules.utc_offset_minutes),
                     key=f"idle_funds:{cycle.fiscal_year}",
                     offset=IDLE_FUNDS_OFFSET,
                     duty=None,
@@ -72,21 +92,13 @@ def _candidates(project: ProjectState, rules: Rules, now: datetime) -> Iterator[
                 )
 
 
-def _fired(project: ProjectState, firing: Firing) -> bool:
-    return firing.offset in project.escalations.get(firing.key, [])
-
-
 def due_firings(project: ProjectState, rules: Rules, now: datetime) -> list[Firing]:
     """Escalations whose time has come and that have not fired, in the order they fell due."""
-    due = [f for f in _candidates(project, rules, now) if f.at <= now and not _fired(project, f)]
-    return sorted(due, key=lambda f: (f.at, f.key))
+    return unfired_due(_candidates(project, rules, now), project.escalations, now)
 
 
 def next_firing(project: ProjectState, rules: Rules, now: datetime) -> datetime | None:
-    later = [
-        f.at for f in _candidates(project, rules, now) if f.at > now and not _fired(project, f)
-    ]
-    return min(later, default=None)
+    return next_unfired(_candidates(project, rules, now), project.escalations, now)
 
 
 def overdue_duties(project: ProjectState, rules: Rules, now: datetime) -> list[Duty]:

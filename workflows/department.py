@@ -44,6 +44,9 @@ with workflow.unsafe.imports_passed_through():
     from models.vocabulary import Role
     from workflows.act_contract import BAD_PAYLOAD, ActRequest, rejected_error, validated_payload
 
+# Runs started before this patch have no deadlines: their histories replay without the timer.
+DEADLINES_PATCH = "department-deadlines"
+
 # The same request as a project's `act` (the histories carry its fields, not its name).
 DepartmentActRequest = ActRequest
 
@@ -97,10 +100,19 @@ class DepartmentYearWorkflow:
         self._engine = DepartmentYear(self._state, inp.rules)
         self._projected_seq = inp.projected_seq
         self._deliveries: set[asyncio.Task[None]] = set()
+        # Deadlines and their ladder: off for runs recorded before `DEADLINES_PATCH`.
+        self._deadlines = False
+        self._alarm: asyncio.Task[None] | None = None
+        self._alarm_at: datetime | None = None
+        self._rang = False  # the alarm went off: a rung of the ladder is due
 
     @workflow.run
     async def run(self, inp: DepartmentYearInput) -> DepartmentYearState:
+        self._deadlines = workflow.patched(DEADLINES_PATCH)
+        if self._deadlines and self._state.opened_at is None:
+            self._state.opened_at = self._now()
         while True:
+            self._advance_clock()
             self._publish()
             await self._project()
             if self._state.state == FINAL_STATE:
@@ -109,16 +121,46 @@ class DepartmentYearWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 await self._deliveries_done()
                 if self._state.seq == self._projected_seq:
+                    self._disarm()
                     workflow.continue_as_new(self._next_input())
                 continue
-            await workflow.wait_condition(self._changed_since(self._state.seq))
+            if self._deadlines:
+                self._arm_alarm(self._engine.next_deadline(self._now()))
+            await workflow.wait_condition(self._woken(self._state.seq))
+            self._rang = False
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._project()
         await self._deliveries_done()
+        self._disarm()
         return self._state
 
-    def _changed_since(self, seen: int) -> Callable[[], bool]:
-        return lambda: self._state.seq != seen
+    def _woken(self, seen: int) -> Callable[[], bool]:
+        return lambda: self._state.seq != seen or self._rang
+
+    def _advance_clock(self) -> None:
+        if self._deadlines:
+            self._engine.advance_clock(self._now())
+
+    def _arm_alarm(self, wake_at: datetime | None) -> None:
+        """One timer for the next rung, kept while that instant stands (as ProjectWorkflow's):
+        a duty done, or none owed, cancels it."""
+        if self._alarm is not None and not self._alarm.done() and self._alarm_at == wake_at:
+            return
+        self._disarm()
+        self._alarm_at = wake_at
+        self._alarm = None if wake_at is None else asyncio.create_task(self._ring(wake_at))
+
+    def _disarm(self) -> None:
+        if self._alarm is not None:
+            self._alarm.cancel()
+            self._alarm = None
+
+    async def _ring(self, wake_at: datetime) -> None:
+        await workflow.sleep(
+            max(wake_at - self._now(), timedelta(milliseconds=1)),
+            summary=f"next deadline rung {wake_at.isoformat()}",
+        )
+        self._rang = True
 
     def _now(self) -> datetime:
         return workflow.now() + timedelta(seconds=self._input.clock_offset_seconds)
@@ -196,6 +238,8 @@ class DepartmentYearWorkflow:
         now = self._now()
         before = self._state.seq
         payload = DEPARTMENT_PAYLOADS[request.action].model_validate(request.payload)
+        # Rungs already due are recorded before the action that ends their duty.
+        self._advance_clock()
         try:
             self._engine.execute(
                 request.action,
