@@ -3,7 +3,9 @@ the history recorder (`record_histories`): it talks to the workflow as the API d
 
 from __future__ import annotations
 
-from datetime import UTC
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -121,4 +123,68 @@ async def whole_year(env: WorkflowEnvironment, task_queue: str, department: str)
         ),
     )
     await finish(env, handle)
+    return handle
+
+
+# A department year whose overall self-evaluation is missed (hand-worked dates, CST = UTC+8):
+# the budget of 2030 approved on Monday 3 February 2031, the self-evaluation due Monday
+# 31 March 2031, overdue from 1 April 00:00 CST.
+LADDER_YEAR = 2030
+LADDER_OPENED = datetime(2031, 2, 3, 2, tzinfo=UTC)
+SELF_EVALUATION_RUNGS = {
+    "reminder": datetime(2031, 3, 24, 16, tzinfo=UTC),  # −7 days: the department
+    "overdue": datetime(2031, 3, 31, 16, tzinfo=UTC),  # the deadline: the department head
+    "escalation": datetime(2031, 4, 15, 16, tzinfo=UTC),  # +15: finance
+}
+LAST_RUNG = datetime(2031, 4, 30, 16, tzinfo=UTC)  # +30: leadership, 问责 — never reached
+
+
+async def sleep_until(env: WorkflowEnvironment, business: datetime, offset: timedelta) -> None:
+    """Skip the test server's clock until business time (server time + offset) is `business`."""
+    await env.sleep(business - (await env.get_current_time() + offset))
+
+
+async def history_shows(handle: Handle, done: Callable[[DepartmentYearState], bool]) -> None:
+    """Wait (real time, no skipping) until the workflow's state satisfies `done`."""
+    async with asyncio.timeout(60):
+        # A query has no event to wait on: poll it.
+        while not done(await handle.query(DepartmentYearWorkflow.snapshot)):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+
+def _has(action: str) -> Callable[[DepartmentYearState], bool]:
+    return lambda year: any(e.action == action for e in year.history)
+
+
+async def missed_self_evaluation(
+    env: WorkflowEnvironment, task_queue: str, department: str
+) -> Handle:
+    """The budget approved early in 2031; the self-evaluation of 2030 missed until the ladder
+    reached finance (reminder, overdue notice, escalation, each once, in order); submitted on
+    16 April, which stops the ladder (nothing fires at +30 on 30 April); reviewed on 2 May."""
+    offset = LADDER_OPENED - await env.get_current_time()
+    handle = await env.client.start_workflow(
+        DepartmentYearWorkflow.run,
+        DepartmentYearInput(
+            year=DepartmentYearState(
+                info=DepartmentYearInfo(department=department, fiscal_year=LADDER_YEAR)
+            ),
+            rules=Rules(),
+            clock_offset_seconds=offset.total_seconds(),
+        ),
+        id=department_workflow_id(department, LADDER_YEAR),
+        task_queue=task_queue,
+    )
+    await act(handle, "submit_goals", df.goals())
+    await act(handle, "approve_goals")
+    await act(handle, "approve_department_budget", {"amount": 5_000_000})
+    for action, at in SELF_EVALUATION_RUNGS.items():
+        await sleep_until(env, at + timedelta(hours=1), offset)
+        await history_shows(handle, _has(action))
+    await sleep_until(env, datetime(2031, 4, 16, 2, tzinfo=UTC), offset)
+    await act(handle, "submit_self_evaluation", df.results(85))
+    await sleep_until(env, LAST_RUNG + timedelta(days=1, hours=10), offset)
+    await act(handle, "review_self_evaluation", {"comment": "逾期提交"})
+    with env.auto_time_skipping_disabled():  # as in `finish`: no jump after the last timer
+        await handle.result()
     return handle

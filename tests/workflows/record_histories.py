@@ -39,6 +39,8 @@ SCENARIOS: dict[str, Scenario] = {
 }
 # A DepartmentYearWorkflow's whole year (one run), recorded after the project scenarios.
 DEPARTMENT_YEAR = "department-year"
+# A department year missing its self-evaluation: the deadline ladder's alarm timer at work.
+DEPARTMENT_DEADLINES = "department-deadlines"
 # The zone's fiscal year (`record_fiscal`): a project receiving calls, and a fiscal-year run.
 FISCAL = "fiscal"
 # Scenarios that leave the project open: finance's exit ends them so the history is complete.
@@ -69,6 +71,11 @@ async def record(prefix: str, only: frozenset[str] | None = None) -> list[Path]:
                 if only is None or DEPARTMENT_YEAR in only:
                     handle = await department_scenarios.whole_year(env, task_queue, "REC-D1")
                     written += await _write_runs(env, handle, f"{prefix}{DEPARTMENT_YEAR}")
+                if only is None or DEPARTMENT_DEADLINES in only:
+                    handle = await department_scenarios.missed_self_evaluation(
+                        env, task_queue, "REC-D2"
+                    )
+                    written += await _write_runs(env, handle, f"{prefix}{DEPARTMENT_DEADLINES}")
         if only is None or FISCAL in only:
             written += await record_fiscal(env, prefix)
     finally:
