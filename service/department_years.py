@@ -516,6 +516,22 @@ async def set_control_number(
 # --- the assessment (考核) -----------------------------------------------------------------------
 
 
+def _count(
+    counts: dict[str, dict[str, int]], department: str | None, action: str, detail: dict[str, Any]
+) -> None:
+    """Count one ladder or warning entry against the department it concerns."""
+    if department is None or department not in counts:
+        return
+    if action in ("overdue", "escalation"):
+        # A finance duty running late is not the department's doing.
+        if detail.get("owner", Role.DEPARTMENT.value) == Role.DEPARTMENT.value:
+            counts[department]["late_duties"] += 1
+    elif action == "warning":
+        counts[department]["warnings"] += 1
+    elif str(detail.get("subject", "")) != "finance":
+        counts[department]["accountability"] += 1
+
+
 def _facts(session: Session, fiscal_year: int) -> list[DepartmentFacts]:
     departments = [d.code for d in session.execute(select(Department)).scalars()]
     owner: dict[str, str] = dict(
@@ -531,17 +547,16 @@ def _facts(session: Session, fiscal_year: int) -> list[DepartmentFacts]:
         )
     ).scalars()
     for event in events:
-        department = owner.get(event.code)
-        if department not in counts:
-            continue
-        if event.action in ("overdue", "escalation"):
-            # A finance duty running late is not the department's doing.
-            if event.detail.get("owner", Role.DEPARTMENT.value) == Role.DEPARTMENT.value:
-                counts[department]["late_duties"] += 1
-        elif event.action == "warning":
-            counts[department]["warnings"] += 1
-        elif str(event.detail.get("subject", "")) != "finance":
-            counts[department]["accountability"] += 1
+        _count(counts, owner.get(event.code), event.action, event.detail)
+    # The department year's own duties (overall goals, overall self-evaluation) count as well.
+    own = session.execute(
+        select(DepartmentHistoryRow).where(
+            col(DepartmentHistoryRow.fiscal_year) == fiscal_year,
+            col(DepartmentHistoryRow.action).in_(("overdue", "escalation", "accountability")),
+        )
+    ).scalars()
+    for entry in own:
+        _count(counts, entry.department, entry.action, entry.detail)
     grades: dict[str, list[Grade]] = {d: [] for d in departments}
     graded = session.execute(
         select(col(CycleRow.code), col(CycleRow.grade)).where(
