@@ -212,7 +212,8 @@ async def test_a_year_in_the_workbench(browser: Any, stack: Stack) -> None:
     assert sheet is not None
     assert "绩效自评表" in str(sheet["A1"].value)
     assert 84.0 in [c.value for row in sheet.iter_rows() for c in row]
-    await clerk.get_by_role("link", name="绩效评价报告").click()
+    async with clerk.expect_navigation():  # read the report, not the page being left
+        await clerk.get_by_role("link", name="绩效评价报告").click()
     headings = await clerk.locator("article h2").all_inner_texts()
     assert [h[:2] for h in headings] == ["一、", "二、", "三、", "四、", "五、", "六、"]
     assert "等级为“良”" in await clerk.locator("article").inner_text()
@@ -224,7 +225,8 @@ async def test_a_year_in_the_workbench(browser: Any, stack: Stack) -> None:
     # Finance's dashboard draws the grade distribution; English is one click away.
     await finance.goto("/")
     assert await finance.locator('svg[aria-label="评价等级分布（按部门、年度）"]').is_visible()
-    await finance.get_by_role("link", name="English").click()
+    async with finance.expect_navigation():
+        await finance.get_by_role("link", name="English").click()
     assert "Dashboard" in await finance.locator("h1").inner_text()
     assert await finance.get_by_role("heading", name="Grades by department and year").is_visible()
 
