@@ -22,7 +22,7 @@ def install_workbench(app: FastAPI) -> None:
     # package's parent; keeping the import inside avoids a cycle at import time.
     from urllib.parse import quote
 
-    from service.web import excel_routes, report_routes, routes
+    from service.web import department_routes, excel_routes, report_routes, routes
 
     async def to_login(request: Request, exc: Exception) -> Response:
         next_path = exc.next_path if isinstance(exc, routes.LoginRequired) else "/"
@@ -31,5 +31,6 @@ def install_workbench(app: FastAPI) -> None:
     app.include_router(routes.router)
     app.include_router(excel_routes.router)
     app.include_router(report_routes.router)
+    app.include_router(department_routes.router)
     app.add_exception_handler(routes.LoginRequired, to_login)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -154,13 +154,7 @@ def payload_from_form(action: str, form: Mapping[str, Any], *, codes: list[str])
     spec = form_for(action)
     body: dict[str, Any] = {}
     if spec.json:
-        try:
-            typed = json.loads(_text(form, "payload_json") or "{}")
-        except json.JSONDecodeError as invalid:
-            raise FormError("payload_json", f"不是有效的 JSON：{invalid.msg}") from None
-        if not isinstance(typed, dict):
-            raise FormError("payload_json", "须为 JSON 对象")
-        body.update(typed)
+        body.update(json_payload(form))
     year = _text(form, "fiscal_year")
     if year:
         body["fiscal_year"] = year
@@ -190,6 +184,17 @@ def payload_from_form(action: str, form: Mapping[str, Any], *, codes: list[str])
             results.append(entry)
         body["results"] = results
     return body
+
+
+def json_payload(form: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload typed in the form's JSON box (`payload_json`); empty is `{}`."""
+    try:
+        typed = json.loads(_text(form, "payload_json") or "{}")
+    except json.JSONDecodeError as invalid:
+        raise FormError("payload_json", f"不是有效的 JSON：{invalid.msg}") from None
+    if not isinstance(typed, dict):
+        raise FormError("payload_json", "须为 JSON 对象")
+    return typed
 
 
 def indicator_rows(form: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -9,6 +9,9 @@ from __future__ import annotations
 from typing import Literal
 
 from models.duties import LABEL_ZH as DUTY_LABEL_ZH
+from models.department_lifecycle import ACTIONS as DEPARTMENT_ACTIONS
+from models.department_lifecycle import STATE_ZH as DEPARTMENT_STATE_ZH
+from models.department_state import DIMENSION_ZH, Dimension
 from models.duties import DutyKind
 from models.lifecycle import ACTIONS, STATE_ZH
 from models.vocabulary import GRADE_ZH, Grade
@@ -35,6 +38,35 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "logout": ("退出登录", "Sign out"),
     "nav.dashboard": ("工作台", "Dashboard"),
     "nav.new_project": ("申报新项目", "File a project"),
+    "nav.departments": ("部门整体绩效", "Department years"),
+    "dy.title": ("部门整体绩效", "Department years"),
+    "dy.year": ("部门整体绩效 {code} · {year} 年度", "Department year {code} · {year}"),
+    "dy.years": ("各年度", "Years"),
+    "dy.none": ("尚无年度", "No year yet"),
+    "dy.open": ("开启 {year} 年度", "Open {year}"),
+    "dy.bad_year": ("年度无效（2000–2200）", "Invalid fiscal year (2000–2200)"),
+    "dy.lifecycle": ("年度流程", "Year's progress"),
+    "dy.goals": ("部门整体绩效目标", "Overall goals"),
+    "dy.dimension": ("维度", "Dimension"),
+    "dy.budget": ("部门预算", "Department budget"),
+    "dy.control": ("预算控制数", "Control number"),
+    "dy.control_preview": ("（预览，财政尚未下达）", "(preview, not yet set by finance)"),
+    "dy.reserved": ("已占用", "Reserved"),
+    "dy.remaining": ("剩余", "Remaining"),
+    "dy.reservations": ("控制数占用", "Reservations"),
+    "dy.self_evaluation": ("部门整体绩效自评", "Overall self-evaluation"),
+    "dy.review": ("财政审核", "Finance review"),
+    "dy.score": ("得分", "Score"),
+    "dy.grade": ("等级", "Grade"),
+    "dy.assessment": ("{year} 年度考核排名", "Assessment ranking {year}"),
+    "dy.rank": ("名次", "Rank"),
+    "dy.total": ("总分", "Total"),
+    "dy.laggard": ("排名靠后", "Laggard"),
+    "dy.payload": ("内容（JSON）", "Payload (JSON)"),
+    "dy.fiscal_year": ("年度", "Fiscal year"),
+    "dy.show": ("查看", "Show"),
+    "dy.line_kind": ("项目", "Line"),
+    "dy.amount": ("金额", "Amount"),
     "nav.goals_template": ("绩效目标申报表模板", "Goals sheet template"),
     "role.admin": ("系统管理员", "Administrator"),
     "role.finance": ("区财政部门", "Finance bureau"),
@@ -331,3 +363,19 @@ def grade_name(grade: str | None, lang: Lang) -> str:
 def duty_name(kind: str, lang: Lang) -> str:
     value = DutyKind(kind)
     return pick(lang, DUTY_LABEL_ZH[value], _DUTY_EN[value])
+
+
+def department_state_name(state: str, lang: Lang) -> str:
+    return pick(lang, DEPARTMENT_STATE_ZH.get(state, state), state.replace("_", " ").capitalize())
+
+
+def department_action_name(action: str, lang: Lang) -> str:
+    definition = DEPARTMENT_ACTIONS.get(action)
+    if definition is None:
+        return action_name(action, lang)  # a notice or other history event
+    return pick(lang, definition.label_zh, action.replace("_", " ").capitalize())
+
+
+def dimension_name(dimension: str, lang: Lang) -> str:
+    zh = DIMENSION_ZH.get(Dimension(dimension), dimension) if dimension in set(Dimension) else dimension
+    return pick(lang, zh, dimension.replace("_", " ").capitalize())

@@ -7,6 +7,7 @@ app itself, so a new endpoint without a row here fails `test_every_route_has_a_r
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -125,6 +126,13 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int, int]] = {
     ("GET",    "/projects/{code}/self-evaluation/{year}.xlsx"): (404, 404, 404, 404, 404, 404, 303),
     ("GET",    "/projects/{code}/report/{year}.pdf"):     (404, 404, 404, 404, 404, 404, 303),
     ("GET",    "/projects/{code}/report/{year}"):         (404, 404, 404, 404, 404, 404, 303),
+    # Department years' pages, as their API rows: the list is every department's for those who
+    # read all, the own department's for its users; the evaluator has none.
+    ("GET",    "/departments"):                           (200, 200, 200, 200, 403, 200, 303),
+    ("POST",   "/departments/{code}/years"):              (403, 303, 303, 404, 404, 403, 303),
+    ("GET",    "/departments/{code}/years/{year}"):       (200, 200, 200, 404, 404, 200, 303),
+    # `submit_goals` (JSON box) of a D1 year opened for the call: only its department may.
+    ("POST",   "/departments/{code}/years/{year}/actions/{action}"): (403, 403, 303, 404, 404, 403, 303),
     # Department years of D1: finance and D1's own users open and act (each by its role);
     # admin and audit read them; another department and the evaluator do not see them (404).
     ("POST",   "/api/departments/{code}/years"):          (403, 201, 201, 404, 404, 403, 401),
@@ -322,6 +330,24 @@ def _of_department_year(suffix: str, json: Any = None) -> Builder:
     return build
 
 
+async def _page_open_year(world: World, role: str | None) -> Call:
+    fields = {**_csrf(world, role), "fiscal_year": str(next(FRESH_YEARS))}
+    return Call("/departments/D1/years", data=fields)
+
+
+async def _page_of_department_year(world: World, role: str | None) -> Call:
+    return Call(f"/departments/D1/years/{world.department_year}")
+
+
+async def _page_department_action(world: World, role: str | None) -> Call:
+    """`submit_goals` on a D1 year of its own: the API row before has submitted the shared one."""
+    year = next(FRESH_YEARS)
+    opened = await world.api.post("/api/departments/D1/years", "fin", {"fiscal_year": year})
+    assert opened.status_code == 201, opened.text
+    fields = {**_csrf(world, role), "payload_json": json.dumps(df.goals())}
+    return Call(f"/departments/D1/years/{year}/actions/submit_goals", data=fields)
+
+
 def _selections() -> Builder:
     async def build(world: World, role: str | None) -> Call:
         return Call(f"/api/key-evaluations/{datetime.now(UTC).year}/selections", {"seed": 1})
@@ -456,6 +482,10 @@ REQUESTS: dict[Route, Builder] = {
     ),
     ("GET", "/projects/{code}/report/{year}.pdf"): _page_of_project("/report/2027.pdf"),
     ("GET", "/projects/{code}/report/{year}"): _page_of_project("/report/2027"),
+    ("GET", "/departments"): _static("/departments"),
+    ("POST", "/departments/{code}/years"): _page_open_year,
+    ("GET", "/departments/{code}/years/{year}"): _page_of_department_year,
+    ("POST", "/departments/{code}/years/{year}/actions/{action}"): _page_department_action,
     ("POST", "/api/departments/{code}/years"): _open_year,
     ("GET", "/api/departments/{code}/years"): _static("/api/departments/D1/years"),
     ("GET", "/api/departments/{code}/years/{year}"): _of_department_year(""),
