@@ -17,7 +17,7 @@ import structlog
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.department_lifecycle import ACTIONS as DEPARTMENT_ACTIONS
 from models.department_lifecycle import STATES as DEPARTMENT_STATES
@@ -76,7 +76,8 @@ def _departments_context(
     if principal.role is Role.DEPARTMENT:
         codes = [principal.department] if principal.department else []
     else:
-        codes = list(session.execute(select(Department.code).order_by(Department.code)).scalars())
+        departments = session.execute(select(Department).order_by(col(Department.code)))
+        codes = [d.code for d in departments.scalars()]
     years = {code: dy.list_years(session=session, principal=principal, code=code) for code in codes}
     shown = year or this_year
     ranking = (
@@ -112,9 +113,7 @@ async def open_year_page(
     year = form.get("fiscal_year", "")
     try:
         body = dy.OpenYear.model_validate({"fiscal_year": year})
-        rules = await asyncio.to_thread(
-            calendar.rules_in_force, session=session, settings=settings
-        )
+        rules = await asyncio.to_thread(calendar.rules_in_force, session=session, settings=settings)
         await dy.open_year(
             session=session,
             client=client,
@@ -134,7 +133,7 @@ async def open_year_page(
 def _problem_page(
     request: Request, settings: Settings, principal: Principal, problem: Problem
 ) -> Response:
-    key = {403: "error.forbidden", 404: "error.not_found"}.get(problem.status)
+    key = {403: "error.forbidden", 404: "dy.not_found"}.get(problem.status)
     if key is not None:
         return error_page(request, settings, principal, problem.status, key)
     return render(
@@ -164,7 +163,7 @@ async def department_year_page(
         context = await asyncio.to_thread(_year_context, session, settings, principal, code, year)
     except Problem as problem:
         if problem.status == 404:
-            return error_page(request, settings, principal, 404, "error.not_found")
+            return error_page(request, settings, principal, 404, "dy.not_found")
         raise
     return render(
         request,
@@ -212,7 +211,7 @@ async def department_action(
     if not csrf_valid(request, settings, form.get(CSRF_FIELD)):
         return refuse_csrf(request, settings, principal)
     if action not in DEPARTMENT_ACTIONS:
-        return error_page(request, settings, principal, 404, "error.not_found")
+        return error_page(request, settings, principal, 404, "dy.not_found")
     outcome: dict[str, Any] = {"action": action, "form": form, "unmet": [], "errors": []}
     rules = await asyncio.to_thread(calendar.rules_in_force, session=session, settings=settings)
     key = form.get("idempotency_key") or None
@@ -245,7 +244,7 @@ async def department_action(
         )
     except Problem as problem:
         if problem.status == 404:
-            return error_page(request, settings, principal, 404, "error.not_found")
+            return error_page(request, settings, principal, 404, "dy.not_found")
         log.info("web_department_action_refused", department=code, action=action)
         outcome.update(
             status=problem.status,

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from models.duties import LABEL_ZH as DUTY_LABEL_ZH
 from models.department_lifecycle import ACTIONS as DEPARTMENT_ACTIONS
 from models.department_lifecycle import STATE_ZH as DEPARTMENT_STATE_ZH
 from models.department_state import DIMENSION_ZH, Dimension
+from models.duties import LABEL_ZH as DUTY_LABEL_ZH
 from models.duties import DutyKind
 from models.lifecycle import ACTIONS, STATE_ZH
 from models.vocabulary import GRADE_ZH, Grade
@@ -44,6 +44,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dy.years": ("各年度", "Years"),
     "dy.none": ("尚无年度", "No year yet"),
     "dy.open": ("开启 {year} 年度", "Open {year}"),
+    "dy.not_found": ("找不到该部门或年度", "No such department or year"),
     "dy.bad_year": ("年度无效（2000–2200）", "Invalid fiscal year (2000–2200)"),
     "dy.lifecycle": ("年度流程", "Year's progress"),
     "dy.goals": ("部门整体绩效目标", "Overall goals"),
@@ -377,5 +378,9 @@ def department_action_name(action: str, lang: Lang) -> str:
 
 
 def dimension_name(dimension: str, lang: Lang) -> str:
-    zh = DIMENSION_ZH.get(Dimension(dimension), dimension) if dimension in set(Dimension) else dimension
+    zh = (
+        DIMENSION_ZH.get(Dimension(dimension), dimension)
+        if dimension in set(Dimension)
+        else dimension
+    )
     return pick(lang, zh, dimension.replace("_", " ").capitalize())

@@ -62,7 +62,7 @@ async def test_department_year_page_actions_and_visibility(api: Api) -> None:
     path = f"/departments/{department}/years/{next_year}"
     assert opened.headers["location"] == path
 
-    explained = (await api.get(f"/api/departments/{department}/control-numbers/{next_year}", "fin"))
+    explained = await api.get(f"/api/departments/{department}/control-numbers/{next_year}", "fin")
     lines = explained.json()["control_number"]["lines"]
     assert [line["kind"] for line in lines] == ["base", "grade_adjustment", "result"]
     for user in ("fin", clerk):
@@ -75,7 +75,9 @@ async def test_department_year_page_actions_and_visibility(api: Api) -> None:
     other = await _page(api, "clerk2", path)
     assert other.status_code == 404
     assert other.headers["content-type"].startswith("text/html")
-    assert department not in other.text
+    assert "找不到该部门或年度" in other.text
+    assert 'id="control-lines"' not in other.text
+    assert "整体绩效目标编制" not in other.text
     finance_list = await _page(api, "fin", "/departments")
     assert f'href="{path}"' in finance_list.text
     assert 'id="ranking"' in finance_list.text
@@ -96,7 +98,8 @@ async def test_department_year_page_actions_and_visibility(api: Api) -> None:
     assert submitted.headers["location"] == f"{path}?done=submit_goals"
     after = await _page(api, clerk, submitted.headers["location"])
     assert _current_step(after.text) == "整体绩效目标待审核"
-    assert "指标 SA1" in after.text and "服务对象满意度" in after.text
+    assert "指标 SA1" in after.text
+    assert "服务对象满意度" in after.text
     assert 'data-action="submit_goals"' not in after.text
     api_view = await api.get(f"/api/departments/{department}/years/{next_year}", "fin")
     assert api_view.json()["state"] == "goals_submitted"
