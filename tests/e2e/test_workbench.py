@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 from datetime import date, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from openpyxl import load_workbook
 
 from models.guards import GUARDS
 from service import excel
+from tests import department_factories as df
 from tests.e2e.conftest import DEPARTMENT_NAME, PASSWORD, Stack
 from tests.support.browser import ARTIFACTS
 
@@ -322,3 +324,25 @@ async def test_the_temporal_ui_shows_summary_and_search_attributes(
         await attributes.get_by_text(re.compile(re.escape(expected))).first.wait_for()
     await _shot(page, "temporal-ui-search-attributes")
     await context.close()
+
+
+async def test_a_department_year_in_the_workbench(browser: Any, stack: Stack) -> None:
+    """The clerk opens the department's year from the dashboard's link and submits its overall
+    goals (部门整体绩效目标) through the page; the year moves on and shows the six dimensions."""
+    clerk = await _sign_in(browser, stack, "clerk")
+    await clerk.get_by_role("link", name="部门整体绩效").click()
+    await clerk.wait_for_url(re.compile(r"/departments$"))
+    async with clerk.expect_navigation():
+        await clerk.get_by_role("button", name=re.compile(r"^开启 \d{4} 年度$")).click()
+    assert re.search(r"/departments/[^/]+/years/\d{4}$", clerk.url), clerk.url
+    assert await _current_states(clerk) == ["整体绩效目标编制"]
+    assert await clerk.locator("#control-lines tbody tr").count() >= 1
+    box = clerk.locator('details[data-action="submit_goals"]')
+    await box.locator("summary").click()
+    await box.locator('[name="payload_json"]').fill(json.dumps(df.goals(), ensure_ascii=False))
+    async with clerk.expect_navigation():
+        await box.locator('button[type="submit"]').click()
+    assert await _current_states(clerk) == ["整体绩效目标待审核"]
+    assert await clerk.locator("text=服务对象满意度").count() >= 1
+    await _shot(clerk, "department-year")
+    await clerk.context.close()
