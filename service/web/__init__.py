@@ -23,14 +23,15 @@ def install_workbench(app: FastAPI) -> None:
     from urllib.parse import quote
 
     from service.web import department_routes, excel_routes, report_routes, routes
+    from service.web.page_access import LoginRequired
 
     async def to_login(request: Request, exc: Exception) -> Response:
-        next_path = exc.next_path if isinstance(exc, routes.LoginRequired) else "/"
+        next_path = exc.next_path if isinstance(exc, LoginRequired) else "/"
         return RedirectResponse(f"/login?next={quote(next_path)}", status_code=303)
 
     app.include_router(routes.router)
     app.include_router(excel_routes.router)
     app.include_router(report_routes.router)
     app.include_router(department_routes.router)
-    app.add_exception_handler(routes.LoginRequired, to_login)
+    app.add_exception_handler(LoginRequired, to_login)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -32,8 +32,8 @@ from service.deps import SessionDep, SettingsDep, TemporalClientDep
 from service.problems import Problem
 from service.settings import Settings
 from service.web.forms import FormError, json_payload
+from service.web.page_access import error_page, form_fields, page_user, refuse_csrf
 from service.web.pages import render
-from service.web.routes import _form, error_page, page_user, refuse_csrf
 from service.web.session import CSRF_FIELD, csrf_valid
 
 router = APIRouter(include_in_schema=False)
@@ -107,7 +107,7 @@ async def open_year_page(
 ) -> Response:
     """Open the department's year from the list (the API's `POST .../years`), then show it."""
     principal = await page_user(request, session, settings)
-    form = await _form(request)
+    form = await form_fields(request)
     if not csrf_valid(request, settings, form.get(CSRF_FIELD)):
         return refuse_csrf(request, settings, principal)
     year = form.get("fiscal_year", "")
@@ -207,7 +207,7 @@ async def department_action(
 ) -> Response:
     """Take an action from its form; refused, the year page again with the reasons on top."""
     principal = await page_user(request, session, settings)
-    form = await _form(request)
+    form = await form_fields(request)
     if not csrf_valid(request, settings, form.get(CSRF_FIELD)):
         return refuse_csrf(request, settings, principal)
     if action not in DEPARTMENT_ACTIONS:

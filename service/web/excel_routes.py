@@ -16,7 +16,8 @@ from models.project_state import ProjectState
 from service import excel, projects
 from service.deps import SessionDep, SettingsDep, TemporalClientDep
 from service.problems import Problem
-from service.web.routes import act_and_show, error_page, page_user, refuse_csrf, show_refusal
+from service.web.page_access import error_page, page_user, refuse_csrf
+from service.web.routes import act_and_show, show_refusal
 from service.web.session import CSRF_FIELD, csrf_valid
 
 router = APIRouter(include_in_schema=False)

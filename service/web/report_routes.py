@@ -14,8 +14,8 @@ from models.project_state import ProjectState
 from service import projects, report
 from service.deps import SessionDep, SettingsDep
 from service.problems import Problem
+from service.web.page_access import error_page, page_user
 from service.web.pages import render
-from service.web.routes import error_page, page_user
 
 router = APIRouter(include_in_schema=False)
 

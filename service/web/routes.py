@@ -32,6 +32,12 @@ from service.routes.auth import get_login_throttle
 from service.settings import Settings
 from service.web import charts, dashboard, i18n
 from service.web.forms import FormError, payload_from_form
+from service.web.page_access import (
+    error_page,
+    form_fields,
+    page_user,
+    refuse_csrf,
+)
 from service.web.pages import lang_of, render
 from service.web.session import (
     CSRF_FIELD,
@@ -40,7 +46,6 @@ from service.web.session import (
     end_session,
     login_csrf_valid,
     new_login_csrf,
-    session_principal,
     set_login_csrf,
     start_session,
 )
@@ -52,14 +57,6 @@ log = structlog.get_logger(__name__)
 PAGE_SIZE = 50
 
 
-class LoginRequired(Exception):  # noqa: N818  (a redirect, not an error)
-    """Raised by a page asked for without a session: answered with a redirect to /login."""
-
-    def __init__(self, next_path: str) -> None:
-        super().__init__(next_path)
-        self.next_path = next_path
-
-
 def _safe_next(value: str | None) -> str:
     """Only a local path: never send a user from our sign-in page to another site."""
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
@@ -67,33 +64,8 @@ def _safe_next(value: str | None) -> str:
     return "/"
 
 
-async def page_user(request: Request, session: Session, settings: Settings) -> Principal:
-    principal = await asyncio.to_thread(session_principal, request, session, settings)
-    if principal is None:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise LoginRequired(target)
-    structlog.contextvars.bind_contextvars(actor=principal.username, role=principal.role.value)
-    return principal
-
-
 def _see_other(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
-
-
-async def _form(request: Request) -> dict[str, Any]:
-    form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
-
-
-def refuse_csrf(request: Request, settings: Settings, principal: Principal) -> Response:
-    return render(
-        request,
-        "error.html",
-        settings=settings,
-        principal=principal,
-        status_code=403,
-        message=i18n.message("login.expired", lang_of(request)),
-    )
 
 
 # --- signing in and out, language ------------------------------------------------------------
@@ -129,7 +101,7 @@ def login_page(request: Request, settings: SettingsDep, next: str | None = None)
 
 @router.post("/login")
 async def login(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    form = await _form(request)
+    form = await form_fields(request)
     lang = lang_of(request)
     next_path = form.get("next")
 
@@ -161,7 +133,7 @@ async def login(request: Request, session: SessionDep, settings: SettingsDep) ->
 @router.post("/logout")
 async def logout(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     principal = await page_user(request, session, settings)
-    form = await _form(request)
+    form = await form_fields(request)
     if not csrf_valid(request, settings, form.get(CSRF_FIELD)):
         return refuse_csrf(request, settings, principal)
     response = _see_other("/login")
@@ -330,7 +302,7 @@ async def file_project(
     client: TemporalClientDep,
 ) -> Response:
     principal = await page_user(request, session, settings)
-    form = await _form(request)
+    form = await form_fields(request)
     if not csrf_valid(request, settings, form.get(CSRF_FIELD)):
         return refuse_csrf(request, settings, principal)
     if principal.role is not Role.DEPARTMENT:
@@ -379,19 +351,6 @@ async def file_project(
 
 
 # --- the project page ------------------------------------------------------------------------
-
-
-def error_page(
-    request: Request, settings: Settings, principal: Principal, status: int, key: str
-) -> Response:
-    return render(
-        request,
-        "error.html",
-        settings=settings,
-        principal=principal,
-        status_code=status,
-        message=i18n.message(key, lang_of(request)),
-    )
 
 
 @router.get("/projects/{code}")
@@ -458,7 +417,7 @@ async def project_action(
     client: TemporalClientDep,
 ) -> Response:
     principal = await page_user(request, session, settings)
-    form = await _form(request)
+    form = await form_fields(request)
     if not csrf_valid(request, settings, form.get(CSRF_FIELD)):
         return refuse_csrf(request, settings, principal)
     try:
