@@ -117,17 +117,26 @@ class Lifecycle:
     def __init__(self, project: ProjectState, rules: Rules) -> None:
         self.project = project
         self.rules = rules
+        # The machines are built on the first action, not here: judging actions (the API's
+        # allowed actions, the update's validator) reads the same transition table directly,
+        # and building two machines would be most of the cost of a project page.
+        self._machines: tuple[Machine, Machine] | None = None
         self._project_proxy = StateProxy(project)
-        self._project_machine = _build_machine(Level.PROJECT)
-        self._project_machine.add_model(self._project_proxy, initial=project.state)
-        self._cycle_machine = _build_machine(Level.CYCLE)
         self._cycle_proxies: dict[int, StateProxy] = {}
-        for cycle in project.cycles:
-            self._attach(cycle)
+
+    def _ready_machines(self) -> tuple[Machine, Machine]:
+        """The project's and the cycles' machines, with the project and its cycles attached."""
+        if self._machines is None:
+            project_machine = _build_machine(Level.PROJECT)
+            project_machine.add_model(self._project_proxy, initial=self.project.state)
+            self._machines = (project_machine, _build_machine(Level.CYCLE))
+            for cycle in self.project.cycles:
+                self._attach(cycle)
+        return self._machines
 
     def _attach(self, cycle: Cycle) -> StateProxy:
         proxy = StateProxy(cycle)
-        self._cycle_machine.add_model(proxy, initial=cycle.state)
+        self._ready_machines()[1].add_model(proxy, initial=cycle.state)
         self._cycle_proxies[cycle.fiscal_year] = proxy
         return proxy
 
@@ -145,9 +154,6 @@ class Lifecycle:
             cycle = Cycle(fiscal_year=year, state="goals_drafted")
             return _Target(Level.CYCLE, cycle.state, cycle, year)
         return _Target(Level.CYCLE, cycle.state if cycle else None, cycle, year)
-
-    def _machine(self, level: Level) -> Machine:
-        return self._project_machine if level is Level.PROJECT else self._cycle_machine
 
     def evaluate(
         self,
@@ -228,8 +234,8 @@ class Lifecycle:
         """The arrow this action would take from the target's state, routing by when/unless."""
         if target.state is None:
             return None
-        if definition.name not in self._machine(target.level).get_triggers(target.state):
-            return None
+        # The action's own arrows are the machine's arrows for its trigger (see
+        # `_machine_transitions`): one leaving the target's state is one the machine has.
         for t in definition.transitions:
             if target.state not in t.source:
                 continue
@@ -277,6 +283,7 @@ class Lifecycle:
             raise ActionRejected(rejection)
         definition = ACTIONS[action]
         target = self._target(definition, payload, None)
+        self._ready_machines()
         if definition.level is Level.PROJECT:
             proxy = self._project_proxy
         else:

@@ -63,8 +63,14 @@ def _create_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # No pre-ping: a file does not drop connections, and the ping is a statement more on
+        # every checkout. A pool as large as PostgreSQL's: the API's threads and the worker's
+        # activities share it in the embedded stack.
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=10,
+            max_overflow=20,
         )
 
         @event.listens_for(engine, "connect")

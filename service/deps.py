@@ -71,10 +71,15 @@ def _unauthorized(detail: str) -> Problem:
 
 
 def _active_principal(session: Session, username: str) -> Principal | None:
-    user = session.get(User, username)
-    if user is None or not user.active:
-        return None
-    return Principal.of(user)
+    try:
+        user = session.get(User, username)
+        if user is None or not user.active:
+            return None
+        return Principal.of(user)
+    finally:
+        # Give the connection back: a route that next waits on a thread or on a workflow
+        # must not hold one meanwhile (enough such requests would starve the pool).
+        session.close()
 
 
 async def get_current_user(

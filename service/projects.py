@@ -528,12 +528,13 @@ async def take_action(
     action: str,
     body: Any,
     idempotency_key: str | None,
-    rules: Rules,
+    rules: Rules | None,
     composed: bool = False,
     settings: Settings | None = None,
 ) -> ProjectDetail:
     """Ask the project's workflow to take `action`; 409 with every unmet guard if it may not.
 
+    `rules`: the rules in force, or None to read them (with `settings`) along with the row.
     `composed`: the body was built by the service (see `COMPOSED_ACTIONS`), not sent by a caller.
     A transfer to discipline inspection on a finished project is recorded by the service (its
     workflow has ended; `service.closed_transfers`); `settings` then delivers its messages.
@@ -541,10 +542,9 @@ async def take_action(
     structlog.contextvars.bind_contextvars(
         project_code=code, workflow_id=workflow_id(code), action=action
     )
-    row = await asyncio.to_thread(visible_row, session=session, principal=principal, code=code)
-    # End the read transaction before waiting on the workflow: a connection lost meanwhile
-    # must not turn an accepted action into an error when the session closes.
-    await asyncio.to_thread(session.close)
+    row, in_force = await asyncio.to_thread(
+        _before_acting, session, principal, code, rules, settings
+    )
     if action in COMPOSED_ACTIONS and not composed:
         raise Problem(
             status=422,
@@ -561,7 +561,7 @@ async def take_action(
             detail=f"only the {required.value} role may {action}",
         )
     if action == closed_transfers.ACTION and row.state in PROJECT_FINAL_STATES:
-        return await _transfer_closed(session, row, payload, principal, idempotency_key, rules,
+        return await _transfer_closed(session, row, payload, principal, idempotency_key, in_force,
                                       settings)  # fmt: skip
     actor = Actor(username=principal.username, role=principal.role, department=principal.department)
     request_id = idempotency_key or str(uuid.uuid4())
@@ -596,7 +596,7 @@ async def take_action(
             if facts is not None:
                 await control_reservations.settle(client, facts, confirmed=False, actor=actor)
             # The workflow has finished (completed or exited): judge the action on its last state.
-            raise _closed_project_problem(row, action, payload, principal, rules) from None
+            raise _closed_project_problem(row, action, payload, principal, in_force) from None
         raise
     except TimeoutError:
         raise Problem(
@@ -617,11 +617,31 @@ async def take_action(
         )
     if facts is not None:
         await control_reservations.settle(client, facts, confirmed=True, actor=actor)
-    # The answer comes from the update's own result: the workflow's projection activity
-    # brings the read model to the same seq a moment later (a reader who needs it can wait
-    # for `seq`), and the API does not compete with it for the database on every action.
-    seq = outcome.entries[-1].seq if outcome.entries else row.seq
-    return detail_of(outcome.project, seq, principal, now=datetime.now(UTC), rules=rules)
+    # The workflow answered without projecting (`workflows.project.WRITE_THROUGH_PATCH`):
+    # write the action into the read model before answering, so that the caller reads its
+    # own write; the workflow's projection activity confirms it shortly after.
+    return await asyncio.to_thread(_write_through, session, outcome, principal, in_force)
+
+
+def _before_acting(
+    session: Session,
+    principal: Principal,
+    code: str,
+    rules: Rules | None,
+    settings: Settings | None,
+) -> tuple[ProjectRow, Rules]:
+    """The project row (404 unless the caller may see it) and the rules, in one trip to a
+    thread; then the read transaction ends, so that no connection is held while the workflow
+    is asked (a connection lost meanwhile must not turn an accepted action into an error)."""
+    try:
+        row = visible_row(session=session, principal=principal, code=code)
+        if rules is None:
+            if settings is None:
+                raise TypeError("take_action needs the rules or the settings to read them from")
+            rules = rules_in_force(session=session, settings=settings)
+        return row, rules
+    finally:
+        session.close()
 
 
 def _outcome_of(outcome: ActOutcome, request: ActRequest) -> bool:
@@ -638,9 +658,9 @@ def _outcome_of(outcome: ActOutcome, request: ActRequest) -> bool:
 def _write_through(
     session: Session, outcome: ActOutcome, principal: Principal, rules: Rules
 ) -> ProjectDetail:
-    """Project a new project's first state at once, so it is listed as soon as it is filed.
-
-    The workflow's projection activity writes the same snapshot too (idempotently).
+    """Write what the workflow answered into the read model, so the caller reads its own
+    write: a new project is listed as soon as it is filed, an action shows as soon as it is
+    answered. The workflow's projection activity writes the same snapshot too (idempotently).
     """
     seq = outcome.entries[-1].seq if outcome.entries else 0
     try:

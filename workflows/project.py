@@ -10,6 +10,7 @@ whole state in its input.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from models.duties import LABEL_ZH as DUTY_LABEL_ZH
     from models.engine import ActionRejected, AllowedAction, Lifecycle
     from models.engine_time import business_today, start_of_year
+    from models.escalation import escalation_level
     from models.fiscal_notice import FISCAL_NOTICE_SIGNAL, FiscalNotice
     from models.fiscal_year import receive_notice
     from models.lifecycle import CYCLE_OPEN_STATES, PROJECT_FINAL_STATES, STATE_ZH
@@ -62,6 +64,15 @@ class ProjectView(BaseModel):
     allowed: dict[str, list[AllowedAction]]  # by role
 
 
+# Since this patch `act` answers without projecting: the API writes the action into the read
+# model itself (`service.projects.take_action`), so an action costs one workflow task, as a bare
+# update does. The main loop confirms the write WRITE_THROUGH_SETTLE later with one idempotent
+# projection activity for the whole burst of actions, and so catches up on a write-through
+# that never happened (an API that died after the update, a database that was down).
+WRITE_THROUGH_PATCH = "projection-write-through"
+WRITE_THROUGH_SETTLE = timedelta(seconds=2)
+
+
 def workflow_id(code: str) -> str:
     return f"project-{code}"
 
@@ -81,6 +92,11 @@ class ProjectWorkflow:
         self._alarm_at: datetime | None = None
         self._rang = False  # the alarm went off: a deadline or fiscal event is due
         self._projecting_at_once = 0  # actions whose local projection is in flight
+        self._acted_seq = 0  # the last history seq an action wrote (and the API writes through)
+        self._write_through = False  # WRITE_THROUGH_PATCH holds for this run (see _writes_through)
+        # Entries up to here are counted in `perfbudget_escalations_total` (by the run before
+        # this one, which projected them all before it continued as new).
+        self._counted_seq = inp.projected_seq
         # Deliveries run beside the main loop: a failing recipient never holds up a deadline.
         self._deliveries: set[asyncio.Task[None]] = set()
 
@@ -88,7 +104,9 @@ class ProjectWorkflow:
 
     @workflow.run
     async def run(self, inp: ProjectWorkflowInput) -> ProjectState:
+        self._writes_through()
         while True:
+            await self._let_the_api_write()
             self._lifecycle.advance_clock(self._now(), SYSTEM_ACTOR)
             self._publish()
             await self._project()
@@ -115,9 +133,22 @@ class ProjectWorkflow:
     def _now(self) -> datetime:
         return workflow.now() + timedelta(seconds=self._input.clock_offset_seconds)
 
+    def _writes_through(self) -> bool:
+        """Whether this run answers actions without projecting them (WRITE_THROUGH_PATCH).
+
+        Asked first thing in the run (and by `act`, should an update come first): a run whose
+        history was recorded before the patch keeps the old behaviour throughout.
+        """
+        self._write_through = workflow.patched(WRITE_THROUGH_PATCH)
+        return self._write_through
+
     def _woken(self, seen: int) -> Callable[[], bool]:
         def woken() -> bool:
-            changed = self._state.seq != seen and not self._projecting_at_once
+            changed = self._state.seq != seen
+            if self._write_through:
+                # Also what arrived while the last projection ran (its seq was seen already).
+                changed = changed or self._state.seq > self._projected_seq
+            changed = changed and not self._projecting_at_once
             return changed or self._retimed or self._rang
 
         return woken
@@ -168,6 +199,7 @@ class ProjectWorkflow:
         await workflow.wait_condition(lambda: not self._projecting_at_once)
         if self._state.seq <= self._projected_seq:
             return
+        self._count_escalations()
         seq = self._state.seq
         new = [e for e in self._state.history if e.seq > self._projected_seq]
         result = await workflow.execute_activity(
@@ -180,13 +212,33 @@ class ProjectWorkflow:
         )
         self._projected(seq, result)
 
+    async def _let_the_api_write(self) -> None:
+        """Wait a moment before projecting what only actions added: the API writes each one
+        through as it answers, and one activity then confirms a whole burst of them.
+
+        What the clock or a signal added is projected at once (no API writes it), and so is
+        a project that has just ended (its workflow is about to close).
+        """
+        only_actions = self._projected_seq < self._state.seq == self._acted_seq
+        if only_actions and not self._ended():
+            # An action that ends the project cuts the wait short: its workflow closes.
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    self._ended,
+                    timeout=WRITE_THROUGH_SETTLE,
+                    timeout_summary="confirm the API's write-through",
+                )
+
+    def _ended(self) -> bool:
+        return self._state.state in PROJECT_FINAL_STATES
+
     async def _project_at_once(self) -> None:
-        """Project an action before answering it, as a local activity: the caller then reads
-        its own write, and no second workflow task is needed. If the database does not answer
-        within seconds, the main loop's retrying activity takes over and the action is
-        answered anyway."""
+        """Project an action before answering it, as a local activity (runs recorded before
+        WRITE_THROUGH_PATCH only). If the database does not answer within seconds, the main
+        loop's retrying activity takes over and the action is answered anyway."""
         if self._state.seq <= self._projected_seq:
             return
+        self._count_escalations()
         seq = self._state.seq
         new = [e for e in self._state.history if e.seq > self._projected_seq]
         self._projecting_at_once += 1
@@ -209,6 +261,29 @@ class ProjectWorkflow:
         finally:
             self._projecting_at_once -= 1
         self._projected(seq, result)
+
+    def _count_escalations(self) -> None:
+        """`perfbudget_escalations_total{level}` on the worker's SDK metrics endpoint, for the
+        ladder rungs and warnings made since the last count.
+
+        Counted here, where they are made, rather than by whichever writer projects them
+        first (the API writes actions through): once each, as the workflow's metric meter
+        stays silent while a history is replayed.
+        """
+        levels = [
+            escalation_level(e.action, e.detail)
+            for e in self._state.history
+            if e.seq > self._counted_seq
+        ]
+        self._counted_seq = self._state.seq
+        if not any(levels):
+            return
+        counter = workflow.metric_meter().create_counter(
+            "perfbudget_escalations", "escalating history entries (ladder rungs, warnings)"
+        )
+        for level in levels:
+            if level is not None:
+                counter.add(1, {"level": level})
 
     def _projected(self, seq: int, result: ProjectionResult) -> None:
         self._projected_seq = max(self._projected_seq, seq)
@@ -317,8 +392,13 @@ class ProjectWorkflow:
         except ActionRejected as rejected:
             raise rejected_error(rejected.rejection) from None
         self._lifecycle.advance_clock(now, SYSTEM_ACTOR)
-        self._publish()
-        await self._project_at_once()
+        if self._writes_through():
+            # The main loop publishes (search attributes, details) and projects after the
+            # settle: one visibility write per burst of actions, not one per action.
+            self._acted_seq = self._state.seq
+        else:  # histories recorded before the patch published and projected every action
+            self._publish()
+            await self._project_at_once()
         return ActOutcome(
             project=self._without_history(),
             entries=[e for e in self._state.history if e.seq > before],

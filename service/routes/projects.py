@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -106,7 +105,7 @@ async def take_action(
         action=action,
         body=body,
         idempotency_key=idempotency_key,
-        rules=await asyncio.to_thread(calendar.rules_in_force, session=session, settings=settings),
+        rules=None,  # read with the project row, in the same trip to a thread
         settings=settings,
     )
 

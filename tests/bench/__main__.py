@@ -98,13 +98,14 @@ async def bench_roundtrip(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
 
         async def ours(w: int, i: int) -> None:
             action = "suspend_funding" if i % 2 == 0 else "resume_funding"
-            r = await s.http.post(
+            async with s.timed_http.post(
                 f"/api/projects/{codes[w]}/actions/{action}",
                 headers=s.auth("fin"),
                 json={"reason": "基准测试"},
-            )
-            if r.status_code != 200:
-                raise RuntimeError(r.text)
+            ) as r:
+                body = await r.read()
+                if r.status != 200:
+                    raise RuntimeError(body.decode())
 
         async def baseline(w: int, i: int) -> None:
             await bare[w].execute_update(BareWorkflow.noop, i)

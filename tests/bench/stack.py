@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import aiohttp
 import httpx
 import uvicorn
 from temporalio import workflow
@@ -64,7 +65,10 @@ def free_port() -> int:
 @dataclass
 class Stack:
     client: Client
-    http: httpx.AsyncClient
+    http: httpx.AsyncClient  # for setting up and for checks
+    # For the timed round trips: the client runs in the process it measures, and aiohttp costs
+    # about a third of httpx's CPU per request (0.2 ms against 0.7 ms for a bare GET).
+    timed_http: aiohttp.ClientSession
     settings: Settings
     bare_queue: str
     tokens: dict[str, str]
@@ -124,9 +128,16 @@ async def stack(database_url: str | None = None) -> AsyncIterator[Stack]:
                     while not server.started:  # noqa: ASYNC110  (uvicorn offers no event)
                         await asyncio.sleep(0.05)
                     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-                    async with httpx.AsyncClient(
-                        base_url=f"http://127.0.0.1:{api_port}", limits=limits, timeout=60
-                    ) as http:
+                    async with (
+                        httpx.AsyncClient(
+                            base_url=f"http://127.0.0.1:{api_port}", limits=limits, timeout=60
+                        ) as http,
+                        aiohttp.ClientSession(
+                            base_url=f"http://127.0.0.1:{api_port}",
+                            connector=aiohttp.TCPConnector(limit=64),
+                            timeout=aiohttp.ClientTimeout(total=60),
+                        ) as timed_http,
+                    ):
                         tokens = {}
                         for user in ("clerk", "fin"):
                             r = await http.post(
@@ -134,6 +145,6 @@ async def stack(database_url: str | None = None) -> AsyncIterator[Stack]:
                             )
                             r.raise_for_status()
                             tokens[user] = r.json()["access_token"]
-                        yield Stack(client, http, settings, bare_queue, tokens)
+                        yield Stack(client, http, timed_http, settings, bare_queue, tokens)
                     server.should_exit = True
                     await serving

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -29,7 +29,13 @@ from service.db import engine_for
 from service.worker import build_worker
 from tests import factories as f
 from tests.support.started import LONGEST_TEST_SPAN, end_started
-from workflows.project import ActOutcome, ActRequest, ProjectWorkflow, ProjectWorkflowInput
+from workflows.project import (
+    WRITE_THROUGH_SETTLE,
+    ActOutcome,
+    ActRequest,
+    ProjectWorkflow,
+    ProjectWorkflowInput,
+)
 
 ACTORS = {
     Role.DEPARTMENT: Actor(username="clerk", role=Role.DEPARTMENT, department="D1"),
@@ -99,6 +105,11 @@ class Scenario:
         now = await self.env.get_current_time()
         if when > now:
             await self.env.sleep(when - now)
+
+    async def settled(self) -> None:
+        """Move the clock past the settle after an action, when the workflow publishes its
+        search attributes and projects (workflows.project.WRITE_THROUGH_SETTLE)."""
+        await self.env.sleep(WRITE_THROUGH_SETTLE + timedelta(seconds=1))
 
     async def state(self) -> ProjectState:
         result: ProjectState = await self.handle.query(ProjectWorkflow.snapshot)

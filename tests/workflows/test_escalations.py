@@ -86,6 +86,7 @@ async def test_every_rung_of_the_department_ladder(
         assert (await s.handle.describe()).typed_search_attributes.get(sa.OVERDUE) is True
 
         await s.act("submit_self_evaluation", f.self_evaluation(b, Grade.GOOD))
+        await s.settled()  # search attributes follow an action once it settles
         assert (await s.handle.describe()).typed_search_attributes.get(sa.OVERDUE) is False
         # The finance review is the next duty; its ladder goes to finance, then leadership.
         review_end = deadline(CAL.due(CAL.review_due, b + 1), CST)
@@ -187,6 +188,7 @@ async def test_red_warning_unanswered_suspends_funding(
         warning = (await s.events("warning"))[0]
         assert warning.detail["level"] == "red"
         assert Desk.FINANCE in [a.desk for a in warning.notify]
+        await s.settled()
         assert (await s.handle.describe()).typed_search_attributes.get(sa.WARNING_LEVEL) == "red"
         respond_by = CAL.add_working_days(warning.at.date(), 10)
         assert warning.detail["respond_by"] == respond_by.isoformat()
