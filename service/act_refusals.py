@@ -1,10 +1,12 @@
 """A workflow's refusal of an `act` update as the problem the API answers with: 409 with every
-unmet guard when the lifecycle rejected the action, 422 when the body did not fit its action."""
+unmet guard when the lifecycle rejected the action (each counted in
+`perfbudget_actions_rejected_total`), 422 when the body did not fit its action."""
 
 from __future__ import annotations
 
 from temporalio.exceptions import ApplicationError
 
+from service.metrics import count_rejection
 from service.problems import Problem
 from workflows.act_contract import BAD_PAYLOAD, REJECTED
 
@@ -14,6 +16,7 @@ def rejection_problem(cause: BaseException | None, action: str, *, workflow: str
     own fault and raises, naming `action` and the `workflow` it failed in."""
     if isinstance(cause, ApplicationError) and cause.type == REJECTED and cause.details:
         rejection = cause.details[0]
+        count_rejection(rejection["action"], rejection["unmet"])
         return Problem(
             status=409,
             title="Action not allowed now",

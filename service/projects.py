@@ -590,7 +590,7 @@ async def take_action(
     except WorkflowUpdateFailedError as failed:
         if facts is not None:  # refused for sure: free what was held for it
             await control_reservations.settle(client, facts, confirmed=False, actor=actor)
-        raise _counted(rejection_problem(failed.cause, action, workflow="workflow")) from None
+        raise rejection_problem(failed.cause, action, workflow="workflow") from None
     except RPCError as error:
         if error.status is RPCStatusCode.NOT_FOUND:
             if facts is not None:
@@ -695,13 +695,6 @@ async def _transfer_closed(
         bind = session.get_bind()
         closed_transfers.deliver_soon(lambda: Session(bind), settings, queued)
     return project_detail(row, principal, now=datetime.now(UTC), rules=rules)
-
-
-def _counted(problem: Problem) -> Problem:
-    """A project's refusal counted in the rejection metric, guard by guard."""
-    if "unmet" in problem.extra:
-        count_rejection(problem.extra["action"], problem.extra["unmet"])
-    return problem
 
 
 def _closed_project_problem(

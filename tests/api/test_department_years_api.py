@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import col, select
 
 from models.notification_tables import Notification, Recipient
@@ -158,6 +160,21 @@ async def test_approve_budget_refuses_control_facts_from_the_caller(api: Api) ->
     assert response.json()["errors"][0]["field"] == "body.control"
 
 
+def _rejections(action: str, guard: str) -> Callable[[str], float]:
+    """`perfbudget_actions_rejected_total{action, guard}` read from a /metrics exposition."""
+
+    def value(exposition: str) -> float:
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(exposition)
+            for sample in family.samples
+            if sample.name == "perfbudget_actions_rejected_total"
+            and sample.labels == {"action": action, "guard": guard}
+        )
+
+    return value
+
+
 async def test_department_year_goals_budget_history_and_assessment_notice(api: Api) -> None:
     """Goals over the six dimensions, the budget only after approved goals, the history with
     actors, the assessment ranking, and a notice to the laggard through the outbox."""
@@ -170,11 +187,15 @@ async def test_department_year_goals_budget_history_and_assessment_notice(api: A
     again = await api.post(f"/api/departments/{department}/years", "fin", {"fiscal_year": year})
     assert again.status_code == 409
 
+    counted = _rejections("submit_goals", "goals_cover_dimensions")
+    before = counted((await api.http.get("/metrics")).text)
     missing = await api.post(
         f"{base}/actions/submit_goals", clerk, df.goals(without="social_effect")
     )
     assert missing.status_code == 409
     assert missing.json()["unmet"][0]["guard"] == "goals_cover_dimensions"
+    # Counted in /metrics as a project's refusals are, guard by guard.
+    assert counted((await api.http.get("/metrics")).text) == before + 1
     assert (await api.post(f"{base}/actions/submit_goals", clerk, df.goals())).status_code == 200
     early = await api.post(
         f"{base}/actions/approve_department_budget", "fin", {"amount": 3_000_000}
