@@ -477,7 +477,6 @@ async def act_and_show(
     form: dict[str, Any],
 ) -> Response:
     """Take the action; back to the project page, which shows why if it was refused."""
-    rules = await asyncio.to_thread(calendar.rules_in_force, session=session, settings=settings)
     try:
         await projects.take_action(
             session=session,
@@ -488,7 +487,8 @@ async def act_and_show(
             body=body,
             # A form resubmitted (reload, double click) carries the same key: applied once.
             idempotency_key=form.get("idempotency_key") or None,
-            rules=rules,
+            rules=None,  # read with the project row, in the same trip to a thread
+            settings=settings,
         )
     except Problem as problem:
         log.info("web_action_refused", project_code=code, action=action, status=problem.status)
