@@ -7,7 +7,7 @@ environment or opens global connections, so a test builds an app with its own of
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import structlog
@@ -33,24 +33,44 @@ log = structlog.get_logger(__name__)
 _bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 
 
-def get_settings(request: Request) -> Settings:
+# The dependencies below are `async def` although they never await: FastAPI runs a plain
+# `def` dependency (and both ends of a `def` generator) in its thread pool, and each such trip
+# costs an action a hand-off between threads for nothing.
+
+
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_engine(request: Request) -> Engine:
+def _engine_of(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session per request; service functions commit their own changes."""
+async def get_engine(request: Request) -> Engine:
+    return _engine_of(request)
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session per request; service functions commit their own changes.
+
+    Opening a session touches no database (it connects on first use). Closing one that holds
+    a transaction rolls it back over the connection, so that happens in the thread pool; a
+    session whose work was committed or closed already closes at once.
+    """
     # expire_on_commit=False: a route returns rows after the service function committed.
-    with Session(get_engine(request), expire_on_commit=False) as session:
+    session = Session(_engine_of(request), expire_on_commit=False)
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
-def get_temporal_client(request: Request) -> Client:
+async def get_temporal_client(request: Request) -> Client:
     client: Client = request.app.state.temporal_client
     return client
 

@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, delete
+from sqlmodel import Session, col
 
 from models.evaluator_tables import EvaluatorAssignmentRow
-from models.project_state import HistoryEntry, ProjectState
+from models.project_state import Cycle, HistoryEntry, ProjectState
 from models.tables import CycleRow, HistoryRow, ProjectRow
 from service.audit import chain
 from service.notifications import enqueue
@@ -52,11 +52,16 @@ def _apply(
     entries: Sequence[HistoryEntry],
     notify: bool,
 ) -> bool:
+    # Core statements over the tables, not ORM objects: a write-through runs on every action,
+    # and the unit of work, the ORM's bulk-delete bookkeeping and per-row INSERTs cost it more
+    # than the database does. Each statement's shape is fixed, so it is compiled once and
+    # cached; rows go as executemany parameters.
     info = project.info
-    row = session.execute(
-        select(ProjectRow).where(col(ProjectRow.code) == info.code).with_for_update()
+    code = info.code
+    stored = session.execute(
+        select(col(ProjectRow.seq)).where(col(ProjectRow.code) == code).with_for_update()
     ).scalar_one_or_none()
-    moved = row is None or row.seq < seq
+    moved = stored is None or stored < seq
     if moved:
         values: dict[str, Any] = {
             "name": info.name,
@@ -76,54 +81,62 @@ def _apply(
             "updated_at": datetime.now(UTC),
             "snapshot": project.model_dump(mode="json", exclude={"history"}),
         }
-        if row is None:
-            session.add(ProjectRow(code=info.code, **values))
-            session.flush()
+        if stored is None:
+            # A concurrent writer inserting the same code first raises IntegrityError here;
+            # `commit_retrying_conflicts` then runs this again, which finds its row.
+            session.execute(insert(_PROJECT), {"code": code, **values})
         else:
-            for key, value in values.items():
-                setattr(row, key, value)
-        session.execute(delete(CycleRow).where(col(CycleRow.code) == info.code))
-        for c in project.cycles:
-            session.add(
-                CycleRow(
-                    code=info.code,
-                    fiscal_year=c.fiscal_year,
-                    state=c.state,
-                    requested_amount=c.requested_amount,
-                    approved_amount=c.approved_amount,
-                    executed_amount=c.executed_amount,
-                    warning=c.warning.value,
-                    score=c.score,
-                    grade=c.grade.value if c.grade else None,
-                )
-            )
-        _project_assignments(session, project)
-        session.flush()
+            session.execute(update(_PROJECT).where(_PROJECT.c.code == code), values)
+        _replace(session, _CYCLE, code, [_cycle_values(code, c) for c in project.cycles])
+        _replace(session, _ASSIGNMENT, code, _assignments(project))
     if entries:
-        _insert_history(session, info.code, entries)
+        _insert_history(session, code, entries)
         if notify:  # a rebuild must not queue again what was sent long ago
             enqueue(session, project=project, entries=entries)
     return moved
 
 
-def _project_assignments(session: Session, project: ProjectState) -> None:
+_PROJECT: Table = ProjectRow.__table__  # type: ignore[attr-defined]
+_CYCLE: Table = CycleRow.__table__  # type: ignore[attr-defined]
+_ASSIGNMENT: Table = EvaluatorAssignmentRow.__table__  # type: ignore[attr-defined]
+_HISTORY: Table = HistoryRow.__table__  # type: ignore[attr-defined]
+
+
+def _replace(session: Session, table: Table, code: str, rows: list[dict[str, Any]]) -> None:
+    """Make `rows` the project's rows of `table` (the workflow's state is the whole truth)."""
+    session.execute(delete(table).where(table.c.code == code))
+    if rows:
+        session.execute(insert(table), rows)
+
+
+def _cycle_values(code: str, c: Cycle) -> dict[str, Any]:
+    return {
+        "code": code,
+        "fiscal_year": c.fiscal_year,
+        "state": c.state,
+        "requested_amount": c.requested_amount,
+        "approved_amount": c.approved_amount,
+        "executed_amount": c.executed_amount,
+        "warning": c.warning.value,
+        "score": c.score,
+        "grade": c.grade.value if c.grade else None,
+    }
+
+
+def _assignments(project: ProjectState) -> list[dict[str, Any]]:
     """The evaluators commissioned for the project's key evaluations, as the workflow has them."""
-    code = project.info.code
-    session.execute(delete(EvaluatorAssignmentRow).where(col(EvaluatorAssignmentRow.code) == code))
-    for c in project.cycles:
-        record = c.key_evaluation_record
-        if record is None:
-            continue
-        for evaluator in record.evaluators:
-            session.add(
-                EvaluatorAssignmentRow(
-                    code=code,
-                    fiscal_year=c.fiscal_year,
-                    expert_id=evaluator.expert_id,
-                    username=evaluator.username,
-                    submitted=record.submitted,
-                )
-            )
+    return [
+        {
+            "code": project.info.code,
+            "fiscal_year": c.fiscal_year,
+            "expert_id": evaluator.expert_id,
+            "username": evaluator.username,
+            "submitted": record.submitted,
+        }
+        for c in project.cycles
+        if (record := c.key_evaluation_record) is not None
+        for evaluator in record.evaluators
+    ]
 
 
 def _insert_history(session: Session, code: str, entries: Sequence[HistoryEntry]) -> None:
@@ -166,8 +179,5 @@ def _insert_history(session: Session, code: str, entries: Sequence[HistoryEntry]
         for r in chained
     ]
     dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(HistoryRow).values(rows).on_conflict_do_nothing(index_elements=["code", "seq"])
-    )
-    session.execute(statement)
+    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(upsert(_HISTORY).on_conflict_do_nothing(index_elements=["code", "seq"]), rows)
