@@ -40,7 +40,14 @@ from models.lifecycle import (
     states_of,
 )
 from models.notify import Audience, Desk, EventKind
-from models.project_state import SYSTEM_ACTOR, Actor, Cycle, HistoryEntry, ProjectState
+from models.project_state import (
+    SYSTEM_ACTOR,
+    Actor,
+    Cycle,
+    HistoryEntry,
+    ProjectState,
+    entries_after,
+)
 from models.rules import Rules
 from models.state_machines import StateProxy, build_machine, guard_holds
 from models.vocabulary import Role
@@ -411,7 +418,7 @@ class Lifecycle:
                 due_at, action, payload = first_move
                 before = self.project.seq
                 self.execute(action, payload, actor=actor, now=_not_before(due_at, last))
-                entries.extend(e for e in self.project.history if e.seq > before)
+                entries.extend(entries_after(self.project.history, before))
 
     def _fire(self, firing: Firing, now: datetime) -> list[HistoryEntry]:
         before = self.project.seq
@@ -474,7 +481,7 @@ class Lifecycle:
                 self.execute(
                     "auto_suspend", a.AutoSuspend(reason=reason), actor=SYSTEM_ACTOR, now=now
                 )
-        return [e for e in self.project.history if e.seq > before]
+        return entries_after(self.project.history, before)
 
     def _check_idle_funds(self, year: int, now: datetime) -> None:
         """Money idle (资金闲置): execution below the threshold at the check date escalates."""

@@ -270,6 +270,18 @@ class Cycle(BaseModel):
         return None
 
 
+def entries_after(history: list[HistoryEntry], seq: int) -> list[HistoryEntry]:
+    """The entries of `history` after `seq`, in order.
+
+    Walked back from the end (a history is in seq order): an action asks for its last entry
+    or two, and a long-lived project's history runs to hundreds.
+    """
+    start = len(history)
+    while start and history[start - 1].seq > seq:
+        start -= 1
+    return history[start:]
+
+
 class HistoryEntry(BaseModel):
     """One accepted action or clock event, as the audit trail keeps it."""
 

@@ -8,12 +8,13 @@ environment or opens global connections, so a test builds an app with its own of
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Table, bindparam, select
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
@@ -90,43 +91,85 @@ def _unauthorized(detail: str) -> Problem:
     )
 
 
+_USERS: Table = User.__table__  # type: ignore[attr-defined]
+# Every authenticated request runs this: a prebuilt Core statement (compiled once) on the
+# session's connection, and only the columns a principal needs, not an ORM load of the row.
+_ACTIVE_USER = select(_USERS.c.role, _USERS.c.department).where(
+    _USERS.c.username == bindparam("username"), _USERS.c.active.is_(True)
+)
+
+
 def _active_principal(session: Session, username: str) -> Principal | None:
+    found = session.connection().execute(_ACTIVE_USER, {"username": username}).first()
+    if found is None:
+        return None
+    return Principal(username=username, role=Role(found.role), department=found.department)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A caller whose token is valid and whose user row is still to be read.
+
+    The row, not the token's claims, decides who the caller is: disabling a user or changing
+    a role takes effect on the very next request. A route whose first database read runs in
+    a thread anyway (taking an action) reads the row there too (`principal_in`), which saves
+    the request a trip to the thread pool; others take `CurrentUser`.
+    """
+
+    username: str
+
+    def principal_in(self, session: Session) -> Principal:
+        """The caller as their user row has them now, read in `session` (blocking); 401 if the
+        user is unknown or disabled. The caller binds the actor to the log context."""
+        principal = _active_principal(session, self.username)
+        if principal is None:
+            log.info("token_rejected", reason="user unknown or disabled", username=self.username)
+            raise _unauthorized("the token is invalid or has expired")
+        return principal
+
+
+def bind_actor(principal: Principal) -> None:
+    """Name the actor in every later log line of the request, and in its access log line.
+
+    Call it from the request's own context (an async function of the request): contextvars
+    bound in a thread-pool function would be bound in a copy that is thrown away.
+    """
+    structlog.contextvars.bind_contextvars(actor=principal.username, role=principal.role.value)
+
+
+async def get_caller(
+    token: Annotated[str | None, Depends(_bearer)], settings: SettingsDep
+) -> Caller:
+    """The username a valid bearer token names, before their user row is read (401 if the
+    token is missing, malformed, forged or expired)."""
+    if not token:
+        raise _unauthorized("a bearer token is required")
     try:
-        user = session.get(User, username)
-        if user is None or not user.active:
-            return None
-        return Principal.of(user)
+        return Caller(token_subject(token, settings))
+    except InvalidTokenError as invalid:
+        log.info("token_rejected", reason=str(invalid))
+        raise _unauthorized("the token is invalid or has expired") from None
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def _read_principal(session: Session, caller: Caller) -> Principal:
+    try:
+        return caller.principal_in(session)
     finally:
         # Give the connection back: a route that next waits on a thread or on a workflow
         # must not hold one meanwhile (enough such requests would starve the pool).
         session.close()
 
 
-async def get_current_user(
-    token: Annotated[str | None, Depends(_bearer)],
-    settings: SettingsDep,
-    session: SessionDep,
-) -> Principal:
+async def get_current_user(caller: CallerDep, session: SessionDep) -> Principal:
     """The caller, from a valid bearer token and their user row as it is now.
 
-    Async on purpose: structlog's contextvars bound here must be in the request's own
-    context (a threadpool dependency would bind them in a copy that is thrown away), so that
-    every later log line of the request, and the access log line, names the actor.
+    Async on purpose, so that the actor is bound in the request's own context (`bind_actor`).
     """
-    if not token:
-        raise _unauthorized("a bearer token is required")
-    try:
-        username = token_subject(token, settings)
-    except InvalidTokenError as invalid:
-        log.info("token_rejected", reason=str(invalid))
-        raise _unauthorized("the token is invalid or has expired") from None
-    # The row, not the token's claims, decides: disabling a user or changing a role takes
-    # effect on the very next request.
-    principal = await run_in_threadpool(_active_principal, session, username)
-    if principal is None:
-        log.info("token_rejected", reason="user unknown or disabled", username=username)
-        raise _unauthorized("the token is invalid or has expired")
-    structlog.contextvars.bind_contextvars(actor=principal.username, role=principal.role.value)
+    principal = await run_in_threadpool(_read_principal, session, caller)
+    bind_actor(principal)
     return principal
 
 

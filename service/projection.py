@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from models.evaluator_tables import EvaluatorAssignmentRow
 from models.project_state import Cycle, HistoryEntry, ProjectState
@@ -52,15 +52,14 @@ def _apply(
     entries: Sequence[HistoryEntry],
     notify: bool,
 ) -> bool:
-    # Core statements over the tables, not ORM objects: a write-through runs on every action,
-    # and the unit of work, the ORM's bulk-delete bookkeeping and per-row INSERTs cost it more
-    # than the database does. Each statement's shape is fixed, so it is compiled once and
-    # cached; rows go as executemany parameters.
+    # Prebuilt Core statements on the session's connection, not ORM objects: a write-through
+    # runs on every action, and the unit of work, the ORM's bulk-delete bookkeeping, per-row
+    # INSERTs and building each statement anew cost it more than the database does. A
+    # prebuilt statement is compiled once and keeps its cache key; rows go as executemany.
     info = project.info
     code = info.code
-    stored = session.execute(
-        select(col(ProjectRow.seq)).where(col(ProjectRow.code) == code).with_for_update()
-    ).scalar_one_or_none()
+    db = session.connection()
+    stored = db.execute(_STORED_SEQ, {"code": code}).scalar_one_or_none()
     moved = stored is None or stored < seq
     if moved:
         values: dict[str, Any] = {
@@ -81,14 +80,19 @@ def _apply(
             "updated_at": datetime.now(UTC),
             "snapshot": project.model_dump(mode="json", exclude={"history"}),
         }
+        # A concurrent writer inserting the same new code first makes the INSERT raise
+        # IntegrityError; `commit_retrying_conflicts` then runs this again, which finds its row.
         if stored is None:
-            # A concurrent writer inserting the same code first raises IntegrityError here;
-            # `commit_retrying_conflicts` then runs this again, which finds its row.
-            session.execute(insert(_PROJECT), {"code": code, **values})
+            db.execute(_INSERT_PROJECT, {"code": code, **values})
         else:
-            session.execute(update(_PROJECT).where(_PROJECT.c.code == code), values)
-        _replace(session, _CYCLE, code, [_cycle_values(code, c) for c in project.cycles])
-        _replace(session, _ASSIGNMENT, code, _assignments(project))
+            db.execute(_UPDATE_PROJECT, {"where_code": code, **values})
+        # The workflow's state is the whole truth: its cycles and assignments replace ours.
+        db.execute(_DELETE_CYCLES, {"code": code})
+        if project.cycles:
+            db.execute(_INSERT_CYCLE, [_cycle_values(code, c) for c in project.cycles])
+        db.execute(_DELETE_ASSIGNMENTS, {"code": code})
+        if assignments := _assignments(project):
+            db.execute(_INSERT_ASSIGNMENT, assignments)
     if entries:
         _insert_history(session, code, entries)
         if notify:  # a rebuild must not queue again what was sent long ago
@@ -101,12 +105,23 @@ _CYCLE: Table = CycleRow.__table__  # type: ignore[attr-defined]
 _ASSIGNMENT: Table = EvaluatorAssignmentRow.__table__  # type: ignore[attr-defined]
 _HISTORY: Table = HistoryRow.__table__  # type: ignore[attr-defined]
 
-
-def _replace(session: Session, table: Table, code: str, rows: list[dict[str, Any]]) -> None:
-    """Make `rows` the project's rows of `table` (the workflow's state is the whole truth)."""
-    session.execute(delete(table).where(table.c.code == code))
-    if rows:
-        session.execute(insert(table), rows)
+_STORED_SEQ = select(_PROJECT.c.seq).where(_PROJECT.c.code == bindparam("code")).with_for_update()
+_INSERT_PROJECT = insert(_PROJECT)
+# The SET clause is every column passed (all but the key, which the WHERE names under a name
+# of its own: a parameter named like a column would be set too).
+_UPDATE_PROJECT = update(_PROJECT).where(_PROJECT.c.code == bindparam("where_code"))
+_DELETE_CYCLES = delete(_CYCLE).where(_CYCLE.c.code == bindparam("code"))
+_INSERT_CYCLE = insert(_CYCLE)
+_DELETE_ASSIGNMENTS = delete(_ASSIGNMENT).where(_ASSIGNMENT.c.code == bindparam("code"))
+_INSERT_ASSIGNMENT = insert(_ASSIGNMENT)
+# Whichever writer inserts a seq first wins; the others' rows are the same (see above).
+_INSERT_HISTORY = {
+    "postgresql": pg_insert(_HISTORY).on_conflict_do_nothing(index_elements=["code", "seq"]),
+    "sqlite": sqlite_insert(_HISTORY).on_conflict_do_nothing(index_elements=["code", "seq"]),
+}
+_STORED_HASH = select(_HISTORY.c.hash).where(
+    _HISTORY.c.code == bindparam("code"), _HISTORY.c.seq == bindparam("seq")
+)
 
 
 def _cycle_values(code: str, c: Cycle) -> dict[str, Any]:
@@ -148,12 +163,11 @@ def _insert_history(session: Session, code: str, entries: Sequence[HistoryEntry]
     last seq it projected, writes them (see `service.audit`).
     """
 
+    db = session.connection()
+
     def stored_hash(seq: int) -> str | None:
-        return session.execute(
-            select(col(HistoryRow.hash)).where(
-                col(HistoryRow.code) == code, col(HistoryRow.seq) == seq
-            )
-        ).scalar_one_or_none()
+        stored: str | None = db.execute(_STORED_HASH, {"code": code, "seq": seq}).scalar()
+        return stored
 
     chained = chain(code, entries, stored_hash)
     left = sorted({e.seq for e in entries} - {r.seq for r in chained})
@@ -178,6 +192,5 @@ def _insert_history(session: Session, code: str, entries: Sequence[HistoryEntry]
         }
         for r in chained
     ]
-    dialect = session.get_bind().dialect.name
-    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(upsert(_HISTORY).on_conflict_do_nothing(index_elements=["code", "seq"]), rows)
+    dialect = db.dialect.name
+    db.execute(_INSERT_HISTORY["postgresql" if dialect == "postgresql" else "sqlite"], rows)

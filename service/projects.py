@@ -52,6 +52,7 @@ from service.act_refusals import rejection_problem
 from service.amounts import Amount
 from service.auth import Principal
 from service.calendar import rules_in_force
+from service.deps import Caller, bind_actor
 from service.metrics import count_rejection
 from service.problems import Problem, validation_errors
 from service.projection import apply_snapshot
@@ -523,7 +524,7 @@ async def take_action(
     *,
     session: Session,
     client: Client,
-    principal: Principal,
+    principal: Principal | Caller,
     code: str,
     action: str,
     body: Any,
@@ -534,6 +535,7 @@ async def take_action(
 ) -> ProjectDetail:
     """Ask the project's workflow to take `action`; 409 with every unmet guard if it may not.
 
+    `principal`: who acts, or a `Caller` whose user row is read along with the project row.
     `rules`: the rules in force, or None to read them (with `settings`) along with the row.
     `composed`: the body was built by the service (see `COMPOSED_ACTIONS`), not sent by a caller.
     A transfer to discipline inspection on a finished project is recorded by the service (its
@@ -542,9 +544,10 @@ async def take_action(
     structlog.contextvars.bind_contextvars(
         project_code=code, workflow_id=workflow_id(code), action=action
     )
-    row, in_force = await asyncio.to_thread(
+    acting, row, in_force = await asyncio.to_thread(
         _before_acting, session, principal, code, rules, settings
     )
+    bind_actor(acting)
     if action in COMPOSED_ACTIONS and not composed:
         raise Problem(
             status=422,
@@ -554,16 +557,16 @@ async def take_action(
         )
     payload = parse_payload(action, body)
     required = ACTIONS[action].role
-    if principal.role is not required:
+    if acting.role is not required:
         raise Problem(
             status=403,
             title="Forbidden",
             detail=f"only the {required.value} role may {action}",
         )
     if action == closed_transfers.ACTION and row.state in PROJECT_FINAL_STATES:
-        return await _transfer_closed(session, row, payload, principal, idempotency_key, in_force,
+        return await _transfer_closed(session, row, payload, acting, idempotency_key, in_force,
                                       settings)  # fmt: skip
-    actor = Actor(username=principal.username, role=principal.role, department=principal.department)
+    actor = Actor(username=acting.username, role=acting.role, department=acting.department)
     request_id = idempotency_key or str(uuid.uuid4())
     facts: ControlFacts | None = None
     if isinstance(payload, ApproveBudget) and await asyncio.to_thread(
@@ -596,7 +599,7 @@ async def take_action(
             if facts is not None:
                 await control_reservations.settle(client, facts, confirmed=False, actor=actor)
             # The workflow has finished (completed or exited): judge the action on its last state.
-            raise _closed_project_problem(row, action, payload, principal, in_force) from None
+            raise _closed_project_problem(row, action, payload, acting, in_force) from None
         raise
     except TimeoutError:
         raise Problem(
@@ -620,26 +623,29 @@ async def take_action(
     # The workflow answered without projecting (`workflows.project.WRITE_THROUGH_PATCH`):
     # write the action into the read model before answering, so that the caller reads its
     # own write; the workflow's projection activity confirms it shortly after.
-    return await asyncio.to_thread(_write_through, session, outcome, principal, in_force)
+    return await asyncio.to_thread(_write_through, session, outcome, acting, in_force)
 
 
 def _before_acting(
     session: Session,
-    principal: Principal,
+    principal: Principal | Caller,
     code: str,
     rules: Rules | None,
     settings: Settings | None,
-) -> tuple[ProjectRow, Rules]:
-    """The project row (404 unless the caller may see it) and the rules, in one trip to a
-    thread; then the read transaction ends, so that no connection is held while the workflow
-    is asked (a connection lost meanwhile must not turn an accepted action into an error)."""
+) -> tuple[Principal, ProjectRow, Rules]:
+    """The caller's user row (401 unless active), the project row (404 unless the caller may
+    see it) and the rules, in one trip to a thread; then the read transaction ends, so that no
+    connection is held while the workflow is asked (a connection lost meanwhile must not turn
+    an accepted action into an error)."""
     try:
+        if isinstance(principal, Caller):
+            principal = principal.principal_in(session)
         row = visible_row(session=session, principal=principal, code=code)
         if rules is None:
             if settings is None:
                 raise TypeError("take_action needs the rules or the settings to read them from")
             rules = rules_in_force(session=session, settings=settings)
-        return row, rules
+        return principal, row, rules
     finally:
         session.close()
 

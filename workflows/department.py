@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from models.engine import ActionRejected
     from models.engine_time import business_today
     from models.fiscal_notice import FISCAL_NOTICE_SIGNAL, FiscalNotice
-    from models.project_state import Actor, HistoryEntry
+    from models.project_state import Actor, HistoryEntry, entries_after
     from models.rules import Rules
     from models.vocabulary import Role
     from workflows.act_contract import BAD_PAYLOAD, ActRequest, rejected_error, validated_payload
@@ -186,7 +186,7 @@ class DepartmentYearWorkflow:
         if self._state.seq <= self._projected_seq:
             return
         seq = self._state.seq
-        new = [e for e in self._state.history if e.seq > self._projected_seq]
+        new = entries_after(self._state.history, self._projected_seq)
         result = await workflow.execute_activity(
             DEPARTMENT_SNAPSHOT,
             DepartmentProjectionInput(year=self._without_history(), entries=new),
@@ -228,7 +228,7 @@ class DepartmentYearWorkflow:
     def _outcome(self, before: int) -> DepartmentActOutcome:
         return DepartmentActOutcome(
             year=self._without_history(),
-            entries=[e for e in self._state.history if e.seq > before],
+            entries=entries_after(self._state.history, before),
         )
 
     # --- commands -------------------------------------------------------------------------

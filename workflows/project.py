@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from models.fiscal_notice import FISCAL_NOTICE_SIGNAL, FiscalNotice
     from models.fiscal_year import receive_notice
     from models.lifecycle import CYCLE_OPEN_STATES, PROJECT_FINAL_STATES, STATE_ZH
-    from models.project_state import SYSTEM_ACTOR, HistoryEntry, ProjectState
+    from models.project_state import SYSTEM_ACTOR, HistoryEntry, ProjectState, entries_after
     from models.rules import Rules
     from models.vocabulary import Role
     from workflows import search_attributes as sa
@@ -201,7 +201,7 @@ class ProjectWorkflow:
             return
         self._count_escalations()
         seq = self._state.seq
-        new = [e for e in self._state.history if e.seq > self._projected_seq]
+        new = entries_after(self._state.history, self._projected_seq)
         result = await workflow.execute_activity(
             PROJECT_SNAPSHOT,
             ProjectionInput(project=self._without_history(), entries=new),
@@ -240,7 +240,7 @@ class ProjectWorkflow:
             return
         self._count_escalations()
         seq = self._state.seq
-        new = [e for e in self._state.history if e.seq > self._projected_seq]
+        new = entries_after(self._state.history, self._projected_seq)
         self._projecting_at_once += 1
         try:
             result = await workflow.execute_local_activity(
@@ -401,7 +401,7 @@ class ProjectWorkflow:
             await self._project_at_once()
         return ActOutcome(
             project=self._without_history(),
-            entries=[e for e in self._state.history if e.seq > before],
+            entries=entries_after(self._state.history, before),
         )
 
     @act.validator

@@ -10,7 +10,14 @@ from fastapi import APIRouter, Body, Header, Query, status
 from models.project_state import ProjectFiling, ProjectState
 from models.vocabulary import Grade, Role, WarningLevel
 from service import calendar, projects
-from service.deps import CurrentUser, SessionDep, SettingsDep, TemporalClientDep, require_roles
+from service.deps import (
+    CallerDep,
+    CurrentUser,
+    SessionDep,
+    SettingsDep,
+    TemporalClientDep,
+    require_roles,
+)
 from service.diagram import project_diagrams
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
@@ -89,7 +96,7 @@ def get_project(
 async def take_action(
     code: str,
     action: str,
-    principal: CurrentUser,
+    caller: CallerDep,
     session: SessionDep,
     client: TemporalClientDep,
     settings: SettingsDep,
@@ -100,12 +107,12 @@ async def take_action(
     return await projects.take_action(
         session=session,
         client=client,
-        principal=principal,
+        principal=caller,  # the user row is read with the project row, in one trip to a thread
         code=code,
         action=action,
         body=body,
         idempotency_key=idempotency_key,
-        rules=None,  # read with the project row, in the same trip to a thread
+        rules=None,  # read with the project row too
         settings=settings,
     )
 

@@ -32,7 +32,8 @@ from models.vocabulary import Grade, Role, WarningLevel
 from service.db import engine_for
 from service.projection import apply_snapshot
 from tests import factories as f
-from tests.bench.stack import BareWorkflow, Stack, stack
+from tests.bench.bare import BareWorkflow
+from tests.bench.stack import Stack, stack
 from workflows.project import ActRequest, ProjectWorkflow, ProjectWorkflowInput
 
 RESULTS = Path("bench-results")
@@ -54,20 +55,46 @@ def summary(latencies_ms: Sequence[float], wall: float) -> dict[str, float]:
     }
 
 
+Timed = Callable[[int, int], Awaitable[None]]
+
+
 async def timed_concurrently(
-    workers: int, per_worker: int, one: Callable[[int, int], Awaitable[None]]
-) -> dict[str, float]:
+    workers: int, per_worker: int, one: Timed, *, first: int = 0
+) -> tuple[list[float], float]:
+    """`workers` clients each calling `one(worker, i)` for i in first..first+per_worker-1:
+    every call's latency in ms, and the wall time."""
     latencies: list[float] = []
 
     async def run(w: int) -> None:
-        for i in range(per_worker):
+        for i in range(first, first + per_worker):
             started = time.perf_counter()
             await one(w, i)
             latencies.append((time.perf_counter() - started) * 1000)
 
     began = time.perf_counter()
     await asyncio.gather(*(run(w) for w in range(workers)))
-    return summary(latencies, time.perf_counter() - began)
+    return latencies, time.perf_counter() - began
+
+
+ROUNDS = 8
+
+
+async def compared(
+    workers: int, per_worker: int, series: dict[str, Timed]
+) -> dict[str, dict[str, float]]:
+    """Each of `series` timed in the same run, in alternating blocks (ROUNDS of them, the
+    order rotating), so that a machine slowing down or speeding up during the run (other
+    load, the dev server's database growing) weighs on every series alike."""
+    latencies: dict[str, list[float]] = {name: [] for name in series}
+    walls = dict.fromkeys(series, 0.0)
+    block = max(1, per_worker // ROUNDS)
+    names = list(series)
+    for r in range(ROUNDS):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            lats, wall = await timed_concurrently(workers, block, series[name], first=r * block)
+            latencies[name] += lats
+            walls[name] += wall
+    return {name: summary(latencies[name], walls[name]) for name in series}
 
 
 # --- 1. action round trip over HTTP vs a bare no-op update ------------------------------------
@@ -86,40 +113,61 @@ async def bench_roundtrip(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
                 f"/api/projects/{code}/actions/submit", headers=s.auth("clerk"), json={}
             )
         ).raise_for_status()
-    bare = [
-        await s.client.start_workflow(
-            BareWorkflow.run, 0, id=f"bare-{uuid.uuid4()}", task_queue=s.bare_queue
-        )
-        for _ in codes
-    ]
+    bare = {
+        queue: [
+            await s.client.start_workflow(
+                BareWorkflow.run, 0, id=f"bare-{uuid.uuid4()}", task_queue=queue
+            )
+            for _ in codes
+        ]
+        for queue in (s.bare_queue, s.unsandboxed_queue)
+    }
+
+    async def ours(w: int, i: int) -> None:
+        action = "suspend_funding" if i % 2 == 0 else "resume_funding"
+        async with s.timed_http.post(
+            f"/api/projects/{codes[w]}/actions/{action}",
+            headers=s.auth("fin"),
+            json={"reason": "基准测试"},
+        ) as r:
+            body = await r.read()
+            if r.status != 200:
+                raise RuntimeError(body.decode())
+
+    def noop(queue: str) -> Timed:
+        async def baseline(w: int, i: int) -> None:
+            await bare[queue][w].execute_update(BareWorkflow.noop, i)
+
+        return baseline
+
     results: dict[str, Any] = {}
     for concurrency in (int(c) for c in args.concurrency.split(",")):
-        per = args.roundtrips if concurrency == 1 else max(4, args.roundtrips // 8)
-
-        async def ours(w: int, i: int) -> None:
-            action = "suspend_funding" if i % 2 == 0 else "resume_funding"
-            async with s.timed_http.post(
-                f"/api/projects/{codes[w]}/actions/{action}",
-                headers=s.auth("fin"),
-                json={"reason": "基准测试"},
-            ) as r:
-                body = await r.read()
-                if r.status != 200:
-                    raise RuntimeError(body.decode())
-
-        async def baseline(w: int, i: int) -> None:
-            await bare[w].execute_update(BareWorkflow.noop, i)
-
-        mine = await timed_concurrently(concurrency, per, ours)
-        base = await timed_concurrently(concurrency, per, baseline)
+        per = args.roundtrips if concurrency == 1 else max(ROUNDS, args.roundtrips // 8)
+        # An even number of actions per block: each block leaves the projects unsuspended.
+        per = max(2 * ROUNDS, per // (2 * ROUNDS) * 2 * ROUNDS)
+        timed = await compared(
+            concurrency,
+            per,
+            {
+                "perfbudget_http": ours,
+                "bare_update": noop(s.bare_queue),
+                "bare_update_unsandboxed": noop(s.unsandboxed_queue),
+            },
+        )
+        mine, base, unsandboxed = (
+            timed["perfbudget_http"],
+            timed["bare_update"],
+            timed["bare_update_unsandboxed"],
+        )
         results[f"c{concurrency}"] = {
-            "perfbudget_http": mine,
-            "bare_update": base,
+            **timed,
             "p50_ratio": round(mine["p50_ms"] / base["p50_ms"], 2),
             "p99_ratio": round(mine["p99_ms"] / base["p99_ms"], 2),
+            "p50_ratio_to_unsandboxed": round(mine["p50_ms"] / unsandboxed["p50_ms"], 2),
         }
-    for handle in bare:
-        await handle.execute_update(BareWorkflow.finish)
+    for handles in bare.values():
+        for handle in handles:
+            await handle.execute_update(BareWorkflow.finish)
     return results
 
 
@@ -285,7 +333,7 @@ async def bench_reads(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
         )
         r.raise_for_status()
 
-    return await timed_concurrently(1, args.reads, one)
+    return summary(*await timed_concurrently(1, args.reads, one))
 
 
 def pg_database() -> str | None:

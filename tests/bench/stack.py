@@ -1,5 +1,6 @@
-"""One benchmark stack: an embedded dev server on file SQLite, our worker, a bare worker, and
-the API served over real HTTP by uvicorn — all measured through the same Temporal client."""
+"""One benchmark stack: an embedded dev server on file SQLite, our worker, bare workers (the
+baseline workflow in Temporal's default sandbox, as ours runs, and without it), and the API
+served over real HTTP by uvicorn — all measured through the same Temporal client."""
 
 from __future__ import annotations
 
@@ -11,15 +12,13 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
 import httpx
 import uvicorn
-from temporalio import workflow
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from service.app import create_app
 from service.db import init_db, session_scope
@@ -28,31 +27,9 @@ from service.settings import Settings
 from service.temporal_client import connect_client
 from service.users import add_user
 from service.worker import build_worker
+from tests.bench.bare import BareWorkflow
 
 PASSWORD = "bench-password-1"
-
-
-@workflow.defn(sandboxed=False)
-class BareWorkflow:
-    """The baseline: a workflow whose update does nothing and which sleeps on timers."""
-
-    def __init__(self) -> None:
-        self._done = False
-
-    @workflow.run
-    async def run(self, timers: int) -> int:
-        for _ in range(timers):
-            await workflow.sleep(timedelta(milliseconds=1))
-        await workflow.wait_condition(lambda: self._done)
-        return timers
-
-    @workflow.update
-    async def noop(self, value: int) -> int:
-        return value
-
-    @workflow.update
-    async def finish(self) -> None:
-        self._done = True
 
 
 def free_port() -> int:
@@ -70,7 +47,8 @@ class Stack:
     # about a third of httpx's CPU per request (0.2 ms against 0.7 ms for a bare GET).
     timed_http: aiohttp.ClientSession
     settings: Settings
-    bare_queue: str
+    bare_queue: str  # the baseline in the sandbox, as our worker runs workflows
+    unsandboxed_queue: str  # the same workflow without the sandbox, for reference
     tokens: dict[str, str]
 
     def auth(self, username: str) -> dict[str, str]:
@@ -105,6 +83,7 @@ async def stack(database_url: str | None = None) -> AsyncIterator[Stack]:
         async with temporal:
             client = await connect_client(settings)
             bare_queue = f"bare-{uuid.uuid4()}"
+            unsandboxed_queue = f"bare-unsandboxed-{uuid.uuid4()}"
             server = uvicorn.Server(
                 uvicorn.Config(
                     create_app(settings, temporal_client=client),
@@ -123,7 +102,13 @@ async def stack(database_url: str | None = None) -> AsyncIterator[Stack]:
                     settings=settings,
                 )
                 bare = Worker(client, task_queue=bare_queue, workflows=[BareWorkflow])
-                async with ours, bare:
+                unsandboxed = Worker(
+                    client,
+                    task_queue=unsandboxed_queue,
+                    workflows=[BareWorkflow],
+                    workflow_runner=UnsandboxedWorkflowRunner(),
+                )
+                async with ours, bare, unsandboxed:
                     serving = asyncio.create_task(server.serve())
                     while not server.started:  # noqa: ASYNC110  (uvicorn offers no event)
                         await asyncio.sleep(0.05)
@@ -145,6 +130,14 @@ async def stack(database_url: str | None = None) -> AsyncIterator[Stack]:
                             )
                             r.raise_for_status()
                             tokens[user] = r.json()["access_token"]
-                        yield Stack(client, http, timed_http, settings, bare_queue, tokens)
+                        yield Stack(
+                            client,
+                            http,
+                            timed_http,
+                            settings,
+                            bare_queue,
+                            unsandboxed_queue,
+                            tokens,
+                        )
                     server.should_exit = True
                     await serving
