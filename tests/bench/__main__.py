@@ -34,7 +34,7 @@ from service.projection import apply_snapshot
 from tests import factories as f
 from tests.bench.bare import BareWorkflow
 from tests.bench.stack import Stack, stack
-from workflows.project import ActRequest, ProjectWorkflow, ProjectWorkflowInput
+from workflows.project import ActRequest, ProjectWorkflow, ProjectWorkflowInput, workflow_id
 
 RESULTS = Path("bench-results")
 CLERK = Actor(username="clerk", role=Role.DEPARTMENT, department="D1")
@@ -76,24 +76,27 @@ async def timed_concurrently(
     return latencies, time.perf_counter() - began
 
 
-ROUNDS = 8
-
-
 async def compared(
-    workers: int, per_worker: int, series: dict[str, Timed]
+    workers: int,
+    per_worker: int,
+    series: dict[str, Timed],
+    settle: dict[str, Callable[[], Awaitable[None]]],
 ) -> dict[str, dict[str, float]]:
-    """Each of `series` timed in the same run, in alternating blocks (ROUNDS of them, the
-    order rotating), so that a machine slowing down or speeding up during the run (other
-    load, the dev server's database growing) weighs on every series alike."""
+    """Each of `series` timed in the same run, in two blocks, the second round in reverse
+    order (A B C, C B A): a machine slowing down or speeding up during the run (other load,
+    the dev server's database growing) weighs on every series alike. After each block,
+    `settle[name]` (untimed) waits out the work the series left behind, so that it does not
+    slow the next series' block instead of its own."""
     latencies: dict[str, list[float]] = {name: [] for name in series}
     walls = dict.fromkeys(series, 0.0)
-    block = max(1, per_worker // ROUNDS)
-    names = list(series)
-    for r in range(ROUNDS):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
+    block = per_worker // 2
+    for r, order in enumerate((list(series), list(reversed(series)))):
+        for name in order:
             lats, wall = await timed_concurrently(workers, block, series[name], first=r * block)
             latencies[name] += lats
             walls[name] += wall
+            if name in settle:
+                await settle[name]()
     return {name: summary(latencies[name], walls[name]) for name in series}
 
 
@@ -134,6 +137,13 @@ async def bench_roundtrip(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
             if r.status != 200:
                 raise RuntimeError(body.decode())
 
+    async def projected() -> None:
+        """Until every project's workflow has confirmed the API's write-throughs (its
+        projection activity runs WRITE_THROUGH_SETTLE after a burst of actions)."""
+        handles = [s.client.get_workflow_handle(workflow_id(code)) for code in codes]
+        while any([await h.query(ProjectWorkflow.unprojected) for h in handles]):  # noqa: ASYNC110  (a query is the only way to ask)
+            await asyncio.sleep(0.2)
+
     def noop(queue: str) -> Timed:
         async def baseline(w: int, i: int) -> None:
             await bare[queue][w].execute_update(BareWorkflow.noop, i)
@@ -142,9 +152,9 @@ async def bench_roundtrip(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
 
     results: dict[str, Any] = {}
     for concurrency in (int(c) for c in args.concurrency.split(",")):
-        per = args.roundtrips if concurrency == 1 else max(ROUNDS, args.roundtrips // 8)
-        # An even number of actions per block: each block leaves the projects unsuspended.
-        per = max(2 * ROUNDS, per // (2 * ROUNDS) * 2 * ROUNDS)
+        per = args.roundtrips if concurrency == 1 else max(4, args.roundtrips // 8)
+        # Two blocks of an even number of actions: each leaves the projects unsuspended.
+        per = max(4, per // 4 * 4)
         timed = await compared(
             concurrency,
             per,
@@ -153,6 +163,7 @@ async def bench_roundtrip(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
                 "bare_update": noop(s.bare_queue),
                 "bare_update_unsandboxed": noop(s.unsandboxed_queue),
             },
+            settle={"perfbudget_http": projected},
         )
         mine, base, unsandboxed = (
             timed["perfbudget_http"],
