@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+from sqlalchemy import Table, select
 from sqlmodel import Session
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -27,11 +28,17 @@ RUNNING_PROJECTS = (
 FAN_OUT = 20
 
 
+_SETTINGS: Table = CalendarSetting.__table__  # type: ignore[attr-defined]
+# Read before every action and page that judges deadlines: a prebuilt Core statement of the
+# one column (an ORM load of the row cost an action more than the query did).
+_SAVED_CALENDAR = select(_SETTINGS.c.calendar).where(_SETTINGS.c.id == 1)
+
+
 def current_calendar(*, session: Session, settings: Settings) -> FiscalCalendar:
-    row = session.get(CalendarSetting, 1)
-    if row is None:
+    saved = session.connection().execute(_SAVED_CALENDAR).scalar()
+    if saved is None:
         return settings.rules.calendar
-    return FiscalCalendar.model_validate(row.calendar)
+    return FiscalCalendar.model_validate(saved)
 
 
 def save_calendar(*, session: Session, calendar: FiscalCalendar, actor: str) -> None:
