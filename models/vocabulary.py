@@ -135,3 +135,11 @@ class ResultConsequence(StrEnum):
     KEEP = "keep"  # 保持
     CUT_AND_RECTIFY = "cut_and_rectify"  # 压减并整改
     CUT_RECTIFY_AND_NOTIFY = "cut_rectify_and_notify"  # 压减、整改并公开通报
+
+
+CONSEQUENCE_ZH: dict[ResultConsequence, str] = {
+    ResultConsequence.PRIORITY: "优先保障",
+    ResultConsequence.KEEP: "保持",
+    ResultConsequence.CUT_AND_RECTIFY: "压减预算并整改",
+    ResultConsequence.CUT_RECTIFY_AND_NOTIFY: "压减预算、整改并公开通报",
+}

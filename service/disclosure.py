@@ -32,7 +32,7 @@ from models.disclosure_tables import DisclosureRelease
 from models.lifecycle import CYCLE_STATES
 from models.project_state import Cycle, ProjectState
 from models.tables import CycleRow, Department, ProjectRow
-from models.vocabulary import GRADE_ZH, Grade, ResultConsequence
+from models.vocabulary import CONSEQUENCE_ZH, GRADE_ZH, Grade, ResultConsequence
 from service.amounts import Amount
 
 
@@ -50,13 +50,6 @@ KIND_ZH: dict[DisclosureKind, str] = {
     DisclosureKind.FINANCE_EVALUATION: "财政评价结果及应用",
     DisclosureKind.NOTICE: "评价结果公开通报",
     DisclosureKind.PURCHASED_SERVICE: "政府购买服务绩效评价",
-}
-
-CONSEQUENCE_ZH: dict[ResultConsequence, str] = {
-    ResultConsequence.PRIORITY: "优先保障",
-    ResultConsequence.KEEP: "保持",
-    ResultConsequence.CUT_AND_RECTIFY: "压减预算并整改",
-    ResultConsequence.CUT_RECTIFY_AND_NOTIFY: "压减预算、整改并公开通报",
 }
 
 # A year's budget is approved from here on (every later cycle state): its goals are approved

@@ -49,6 +49,8 @@ from models.notification_tables import (
 )
 from models.notify import Audience, Desk, EventKind
 from models.project_state import HistoryEntry, ProjectState
+from models.reason_text import reason_zh
+from models.vocabulary import CONSEQUENCE_ZH, GRADE_ZH
 from service.settings import Settings
 from service.users import DEPARTMENT_CODE_PATTERN, UNSET, Unset
 
@@ -917,10 +919,96 @@ def email_text(payload: dict[str, Any], *, key: str, settings: Settings) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The detail's fields as the e-mail's reader knows them; a field not named here (a new one, an
+# action's own) is shown under its own name.
+DETAIL_FIELD_ZH: Final[dict[str, str]] = {
+    "adjusted_score": "调整后得分",
+    "amount": "金额（元）",
+    "base_amount": "付费基数（元）",
+    "ceiling": "控制数（元）",
+    "comment": "意见",
+    "consequence": "结果应用",
+    "cut_applies_to": "压减预算年度",
+    "cut_percent": "压减比例（%）",
+    "due": "截止日期",
+    "duty": "事项",
+    "duty_zh": "事项",
+    "evidence": "依据",
+    "execution_pct": "预算执行率（%）",
+    "exit_proposed": "建议退出",
+    "fiscal_year": "年度",
+    "flag": "标记",
+    "gap": "分差",
+    "grade": "评价等级",
+    "grade_zh": "评价等级",
+    "level": "预警级别",
+    "lifelong": "终身追责",
+    "note": "说明",
+    "offset_days": "逾期天数",
+    "owner": "责任方",
+    "payment_pct": "付费比例（%）",
+    "phase": "阶段",
+    "phase_zh": "阶段",
+    "public_notice": "公开通报",
+    "reason": "原因",
+    "reasons": "原因",
+    "rejected_total": "核减金额（元）",
+    "replaces_grade": "原评价等级",
+    "report": "报告",
+    "reserved": "已占用控制数（元）",
+    "respond_by": "答复期限",
+    "results_year": "结果应用年度",
+    "score": "得分",
+    "scores": "分项得分",
+    "self_evaluated_grade": "自评等级",
+    "subject": "责任主体",
+    "threshold_pct": "应达执行率（%）",
+    "to": "送达",
+    "withheld": "扣减金额（元）",
+}
+# A field shown already by its Chinese twin (`duty_zh` beside `duty`) is not shown twice.
+_TWIN_ZH: Final[dict[str, str]] = {"duty": "duty_zh", "phase": "phase_zh", "grade": "grade_zh"}
+_LEVEL_ZH: Final[dict[str, str]] = {"red": "红色预警", "yellow": "黄色预警"}
+_OWNER_ZH: Final[dict[str, str]] = {"department": "部门（单位）", "finance": "区财政部门"}
+_FLAG_ZH: Final[dict[str, str]] = {"key_evaluation": "列入财政重点评价"}
+_GRADES: Final[dict[str, str]] = {grade.value: label for grade, label in GRADE_ZH.items()}
+_CONSEQUENCES: Final[dict[str, str]] = {c.value: label for c, label in CONSEQUENCE_ZH.items()}
+
+
 def _detail_lines(detail: dict[str, Any]) -> Iterator[str]:
     for name, value in detail.items():
-        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        yield f"  {name}：{shown}"
+        if _TWIN_ZH.get(name) in detail:
+            continue
+        yield f"  {DETAIL_FIELD_ZH.get(name, name)}：{_value_zh(name, value)}"
+
+
+def _value_zh(name: str, value: Any) -> str:
+    """A detail value as a Chinese reader reads it: the rules' words (grades, desks, reasons
+    worded in English in the history) in Chinese, a person's own words as they wrote them."""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if value is None:
+        return "—"
+    labels = {
+        "grade": _GRADES,
+        "self_evaluated_grade": _GRADES,
+        "replaces_grade": _GRADES,
+        "level": _LEVEL_ZH,
+        "owner": _OWNER_ZH,
+        "flag": _FLAG_ZH,
+        "consequence": _CONSEQUENCES,
+    }.get(name)
+    if labels is not None and isinstance(value, str):
+        return labels.get(value, value)
+    if name == "offset_days" and isinstance(value, int):  # a rung's distance from the deadline
+        return f"{value}天" if value >= 0 else f"截止前{-value}天"
+    if name == "to" and isinstance(value, list):
+        return "、".join(DESK_ZH.get(str(desk), str(desk)) for desk in value)
+    if name == "reason" and isinstance(value, str):
+        return reason_zh(value)
+    if name == "reasons" and isinstance(value, list):
+        return "；".join(reason_zh(r) if isinstance(r, str) else str(r) for r in value)
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def email_message(job: _Job, settings: Settings) -> EmailMessage:

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from starlette.responses import HTMLResponse
 
 from models.lifecycle import ACTIONS, CYCLE_STATES, PROJECT_STATES
-from models.monitoring import reason_zh
+from models.reason_text import reason_zh
 from models.tables import Department
 from service.auth import Principal
 from service.db import engine_for

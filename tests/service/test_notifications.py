@@ -44,6 +44,7 @@ from service.notifications import (
     SIGNATURE_HEADER,
     create_recipient,
     deliver,
+    email_text,
     enqueue,
     resolve,
 )
@@ -505,6 +506,52 @@ class TestEmail:
         assert "项目：项目 P001（P001）" in text
         assert "需要您：" in text
         assert "2027-03-01 10:00" in text  # China Standard Time
+
+    def test_the_detail_reads_in_chinese(self) -> None:
+        """An escalation's and a warning's detail: Chinese field names, desks, levels and the
+        rules' reasons (stored in English); a person's own words as written."""
+        settings = Settings(environment="test")
+        escalation = {
+            "project_code": "P001",
+            "name": "项目 P001",
+            "department": "D1",
+            "event": "escalation",
+            "fiscal_year": 2027,
+            "desk": "finance",
+            "detail": {
+                "duty": "goals",
+                "duty_zh": "申报绩效目标",
+                "due": "2026-11-02",
+                "offset_days": 15,
+                "owner": "department",
+                "to": ["finance", "department_head"],
+                "reason": "goals 30 days overdue",
+            },
+            "at": "2026-11-17T02:00:00+00:00",
+        }
+        text = email_text(escalation, key="P001:9:1", settings=settings)
+        assert "  事项：申报绩效目标\n" in text
+        assert "  截止日期：2026-11-02\n" in text
+        assert "  逾期天数：15天\n" in text
+        assert "  责任方：部门（单位）\n" in text
+        assert "  送达：区财政部门、部门主要负责人\n" in text
+        assert "  原因：申报绩效目标逾期30天\n" in text
+        assert "goals" not in text  # the duty is named once, by its Chinese twin
+        warning = dict(
+            escalation,
+            event="warning",
+            detail={
+                "level": "red",
+                "reasons": ["execution 10.00% is below the 40% expected by 2027-06-30"],
+                "public_notice": False,
+                "comment": "请尽快说明 (see audit)",
+            },
+        )
+        text = email_text(warning, key="P001:10:1", settings=settings)
+        assert "  预警级别：红色预警\n" in text
+        assert "  原因：预算执行率10.00%，低于2027-06-30应达到的40%\n" in text
+        assert "  公开通报：否\n" in text
+        assert "  意见：请尽快说明 (see audit)\n" in text
 
     def test_unreachable_smtp_server_fails(self, session: Session, sqlite_url: str) -> None:
         """No SMTP server: retried, then failed; the delivery itself returns normally."""
