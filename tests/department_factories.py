@@ -34,6 +34,15 @@ def indicators(*, without: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
+def goals_form(*, without: str | None = None) -> dict[str, str]:
+    """The same indicators as the workbench's goals table posts them (`ind_<row>_<column>`)."""
+    return {
+        f"ind_{row}_{column}": str(value)
+        for row, indicator in enumerate(indicators(without=without))
+        for column, value in indicator.items()
+    }
+
+
 def goals(*, without: str | None = None) -> dict[str, Any]:
     return {"indicators": indicators(without=without)}
 

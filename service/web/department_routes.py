@@ -31,7 +31,7 @@ from service.auth import Principal
 from service.deps import SessionDep, SettingsDep, TemporalClientDep
 from service.problems import Problem
 from service.settings import Settings
-from service.web.forms import FormError, json_payload
+from service.web.forms import FormError, department_payload_from_form
 from service.web.page_access import error_page, form_fields, page_user, refuse_csrf
 from service.web.pages import render
 from service.web.session import CSRF_FIELD, csrf_valid
@@ -234,7 +234,7 @@ async def department_action(
                 code=code,
                 fiscal_year=year,
                 action=action,
-                body=json_payload(form),
+                body=department_payload_from_form(action, form),
                 idempotency_key=key,
                 rules=rules,
             )

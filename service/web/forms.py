@@ -40,6 +40,8 @@ class FormSpec:
     progress: bool = False  # report_monitoring: actual per indicator of the year
     results: bool = False  # submit_self_evaluation: result per indicator of the year
     scores: bool = False  # submit_assessment: the five dimensions
+    # A department year's submit_goals: indicator rows, each under one of the six dimensions.
+    dimension_indicators: bool = False
     # An action without its own form yet: its payload typed as JSON, checked like the API's.
     json: bool = False
 
@@ -127,6 +129,33 @@ def form_for(action: str) -> FormSpec:
     return FORMS.get(action, JSON_FORM)
 
 
+# The actions on a department's fiscal year (部门整体绩效), by the names
+# `models.department_actions` gives them.
+DEPARTMENT_FORMS: dict[str, FormSpec] = {
+    "submit_goals": FormSpec(dimension_indicators=True),
+    "approve_goals": FormSpec(fields=(_COMMENT,)),
+    "return_goals": FormSpec(fields=(_COMMENT_REQUIRED,)),
+    "approve_department_budget": FormSpec(
+        fields=(Field("amount", "form.amount", "number", required=True),)
+    ),
+    "submit_self_evaluation": FormSpec(
+        fields=(Field("summary", "form.self_summary", "textarea"),), results=True
+    ),
+    "review_self_evaluation": FormSpec(
+        fields=(Field("adjusted_score", "form.adjusted_score", "number"), _COMMENT)
+    ),
+    "set_control_number": FormSpec(),  # computed by the service from the read model
+    "release_reservation": FormSpec(
+        fields=(Field("reservation_id", "form.reservation_id", required=True), _REASON)
+    ),
+}
+MAX_DIMENSION_ROWS = 12  # two blank rows per dimension
+
+
+def department_form_for(action: str) -> FormSpec:
+    return DEPARTMENT_FORMS.get(action, JSON_FORM)
+
+
 ACHIEVEMENTS = _options("achievement", Achievement)
 INDICATOR_COLUMNS = ("code", "level1", "level2", "name", "operator", "target", "unit", "weight")
 
@@ -152,16 +181,10 @@ def payload_from_form(action: str, form: Mapping[str, Any], *, codes: list[str])
     defaults and messages apply.
     """
     spec = form_for(action)
-    body: dict[str, Any] = {}
-    if spec.json:
-        body.update(json_payload(form))
+    body = _common_payload(spec, form)
     year = _text(form, "fiscal_year")
     if year:
         body["fiscal_year"] = year
-    for f in spec.fields:
-        value = _text(form, f.name)
-        if value or f.required:
-            body[f.name] = value
     if spec.scores:
         body["scores"] = {d: _text(form, f"score_{d}") for d in ASSESSMENT_DIMENSIONS}
     if spec.indicators:
@@ -173,17 +196,51 @@ def payload_from_form(action: str, form: Mapping[str, Any], *, codes: list[str])
             if _text(form, f"progress_{c}")
         ]
     if spec.results:
-        results = []
-        for c in codes:
-            actual, achievement = _text(form, f"actual_{c}"), _text(form, f"achievement_{c}")
-            entry: dict[str, Any] = {"code": c}
-            if actual:
-                entry["actual"] = actual
-            if achievement:
-                entry["achievement"] = achievement
-            results.append(entry)
-        body["results"] = results
+        body["results"] = _results(form, codes)
     return body
+
+
+def department_payload_from_form(action: str, form: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON body the department-year API would get for `action`, from a posted form.
+
+    Self-evaluation results are read for every indicator the form offered (its `actual_…` and
+    `achievement_…` fields, in the form's order): the workflow checks them against the year's
+    goals, as it does the API's.
+    """
+    spec = department_form_for(action)
+    body = _common_payload(spec, form)
+    if spec.dimension_indicators:
+        body["indicators"] = dimension_indicator_rows(form)
+    if spec.results:
+        offered = (name.split("_", 1)[1] for name in form if name.startswith(_RESULT_FIELDS))
+        body["results"] = _results(form, list(dict.fromkeys(offered)))
+    return body
+
+
+_RESULT_FIELDS = ("actual_", "achievement_")
+
+
+def _common_payload(spec: FormSpec, form: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON box (an action without a form of its own) and the plain fields."""
+    body: dict[str, Any] = json_payload(form) if spec.json else {}
+    for f in spec.fields:
+        value = _text(form, f.name)
+        if value or f.required:
+            body[f.name] = value
+    return body
+
+
+def _results(form: Mapping[str, Any], codes: list[str]) -> list[dict[str, Any]]:
+    results = []
+    for c in codes:
+        actual, achievement = _text(form, f"actual_{c}"), _text(form, f"achievement_{c}")
+        entry: dict[str, Any] = {"code": c}
+        if actual:
+            entry["actual"] = actual
+        if achievement:
+            entry["achievement"] = achievement
+        results.append(entry)
+    return results
 
 
 def json_payload(form: Mapping[str, Any]) -> dict[str, Any]:
@@ -198,9 +255,23 @@ def json_payload(form: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def indicator_rows(form: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return _rows(form, INDICATOR_COLUMNS, MAX_INDICATOR_ROWS)
+
+
+DIMENSION_INDICATOR_COLUMNS = ("code", "dimension", "name", "operator", "target", "unit", "weight")
+
+
+def dimension_indicator_rows(form: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return _rows(form, DIMENSION_INDICATOR_COLUMNS, MAX_DIMENSION_ROWS)
+
+
+def _rows(form: Mapping[str, Any], columns: tuple[str, ...], most: int) -> list[dict[str, Any]]:
+    """The filled rows of an indicator table (`ind_<i>_<column>`); a row with nothing typed in
+    (its selects keep their first option) is left out. An empty target or unit is left out, so
+    the model's own default and messages apply."""
     rows = []
-    for i in range(MAX_INDICATOR_ROWS):
-        row = {c: _text(form, f"ind_{i}_{c}") for c in INDICATOR_COLUMNS}
+    for i in range(most):
+        row = {c: _text(form, f"ind_{i}_{c}") for c in columns}
         if not any(row[c] for c in ("code", "name", "target", "weight")):
             continue
         rows.append({k: v for k, v in row.items() if v or k not in ("target", "unit")})

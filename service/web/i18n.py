@@ -174,6 +174,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "form.decision": ("处理决定", "Decision"),
     "form.adjusted_score": ("调整后得分（可空）", "Adjusted score (optional)"),
     "form.summary": ("评估意见", "Summary"),
+    "form.self_summary": ("自评总结", "Summary"),
+    "form.reservation_id": ("控制数占用编号", "Reservation id"),
+    "form.overall_indicators": (
+        "整体绩效指标（每个维度至少一个，空行忽略）",
+        "Indicators (at least one per dimension; blank rows are ignored)",
+    ),
     "form.assessor": ("评估主体", "Assessor"),
     "form.indicators": (
         "绩效指标（每行一个三级指标，空行忽略）",

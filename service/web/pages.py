@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 from starlette.responses import HTMLResponse
 
+from models.department_state import Dimension
 from models.lifecycle import ACTIONS, CYCLE_STATES, PROJECT_STATES
 from models.reason_text import reason_zh
 from models.tables import Department
@@ -21,7 +22,14 @@ from service.auth import Principal
 from service.db import engine_for
 from service.settings import Settings
 from service.web import charts, i18n
-from service.web.forms import ACHIEVEMENTS, ASSESSMENT_DIMENSIONS, MAX_INDICATOR_ROWS, form_for
+from service.web.forms import (
+    ACHIEVEMENTS,
+    ASSESSMENT_DIMENSIONS,
+    MAX_DIMENSION_ROWS,
+    MAX_INDICATOR_ROWS,
+    department_form_for,
+    form_for,
+)
 from service.web.session import CSRF_FIELD, LANG_COOKIE, csrf_token
 
 HERE = Path(__file__).parent
@@ -114,6 +122,9 @@ def render(
             "csrf_field": CSRF_FIELD,
             "csrf": csrf_token(request, settings) if principal else "",
             "form_for": form_for,
+            "department_form_for": department_form_for,
+            "overall_dimensions": [d.value for d in Dimension],
+            "dimension_indicator_rows": MAX_DIMENSION_ROWS,
             "actions": ACTIONS,
             "achievements": ACHIEVEMENTS,
             "dimensions": ASSESSMENT_DIMENSIONS,

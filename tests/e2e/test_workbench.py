@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import re
 from datetime import date, datetime
 from pathlib import Path
@@ -339,7 +338,14 @@ async def test_a_department_year_in_the_workbench(browser: Any, stack: Stack) ->
     assert await clerk.locator("#control-lines tbody tr").count() >= 1
     box = clerk.locator('details[data-action="submit_goals"]')
     await box.locator("summary").click()
-    await box.locator('[name="payload_json"]').fill(json.dumps(df.goals(), ensure_ascii=False))
+    # The overall goals are typed into the table, one indicator per row, as a clerk would.
+    for name, value in df.goals_form().items():
+        field = box.locator(f'[name="{name}"]')
+        if name.endswith(("_dimension", "_operator")):
+            await field.select_option(value)
+        else:
+            await field.fill(value)
+    await _shot(clerk, "department-year-goals-form")
     async with clerk.expect_navigation():
         await box.locator('button[type="submit"]').click()
     assert await _current_states(clerk) == ["整体绩效目标待审核"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -91,9 +90,9 @@ async def test_department_year_page_actions_and_visibility(api: Api) -> None:
 
     page = await _page(api, clerk, path)
     assert 'data-action="submit_goals"' in page.text  # the form the clerk may use now
-    submitted = await _post(
-        api, clerk, f"{path}/actions/submit_goals", {"payload_json": json.dumps(df.goals())}
-    )
+    assert 'name="payload_json"' not in page.text  # a table to fill in, not JSON to type
+    assert 'name="ind_0_dimension"' in page.text
+    submitted = await _post(api, clerk, f"{path}/actions/submit_goals", df.goals_form())
     assert submitted.status_code == 303, submitted.text
     assert submitted.headers["location"] == f"{path}?done=submit_goals"
     after = await _page(api, clerk, submitted.headers["location"])

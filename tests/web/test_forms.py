@@ -6,11 +6,20 @@ import pytest
 from pydantic import ValidationError
 
 from models.actions import PAYLOADS
+from models.department_actions import DEPARTMENT_PAYLOADS
 from models.lifecycle import PERSON_ACTIONS
 from models.project_state import ProjectFiling
-from service.web.forms import FORMS, FormError, form_for, payload_from_form
+from service.web.forms import (
+    DEPARTMENT_FORMS,
+    FORMS,
+    FormError,
+    department_payload_from_form,
+    form_for,
+    payload_from_form,
+)
 from service.web.i18n import MESSAGES, action_name
 from service.web.routes import kind_fields
+from tests import department_factories as df
 
 
 def test_every_person_action_has_a_form_and_a_chinese_name() -> None:
@@ -122,3 +131,46 @@ def test_a_purchased_service_self_evaluation_names_its_evaluator_and_standard() 
     )  # fmt: skip
     assert "third_party_evaluator" not in plain
     assert "evaluation_standard" not in plain
+
+
+def test_every_department_action_has_a_form_whose_payload_the_api_accepts() -> None:
+    """Each action on a department year has its own form (no JSON to type); what each form
+    posts is a payload the API's own model accepts."""
+    assert set(DEPARTMENT_FORMS) == set(DEPARTMENT_PAYLOADS)
+    for spec in DEPARTMENT_FORMS.values():
+        assert not spec.json
+        for field in spec.fields:
+            assert field.label in MESSAGES
+    filled: dict[str, dict[str, str]] = {
+        "submit_goals": {**df.goals_form(), "ind_11_dimension": "satisfaction"},
+        "approve_goals": {"comment": "同意"},
+        "return_goals": {"comment": "指标不完整"},
+        "approve_department_budget": {"amount": "4500000"},
+        "submit_self_evaluation": {
+            "actual_C1": "90",
+            "achievement_SA1": "achieved",
+            "summary": "总体完成年度目标",
+        },
+        "review_self_evaluation": {"adjusted_score": "85.5", "comment": "审核"},
+        "release_reservation": {"reservation_id": "P001:2028:abc", "reason": "审批未完成"},
+    }
+    for action, form in filled.items():
+        body = department_payload_from_form(action, form)
+        DEPARTMENT_PAYLOADS[action].model_validate(body)
+    goals = department_payload_from_form("submit_goals", filled["submit_goals"])
+    # Six typed rows (the seventh, its dimension chosen and nothing typed, is left out).
+    assert goals["indicators"] == [
+        {k: str(v) for k, v in indicator.items()} for indicator in df.indicators()
+    ]
+    results = department_payload_from_form(
+        "submit_self_evaluation", filled["submit_self_evaluation"]
+    )
+    assert results["results"] == [
+        {"code": "C1", "actual": "90"},
+        {"code": "SA1", "achievement": "achieved"},
+    ]
+    assert department_payload_from_form("review_self_evaluation", {}) == {}
+    with pytest.raises(ValidationError):  # the comment a return needs is still required
+        DEPARTMENT_PAYLOADS["return_goals"].model_validate(
+            department_payload_from_form("return_goals", {"comment": " "})
+        )
