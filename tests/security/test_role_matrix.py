@@ -7,7 +7,6 @@ app itself, so a new endpoint without a row here fails `test_every_route_has_a_r
 from __future__ import annotations
 
 import itertools
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -131,7 +130,7 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int, int]] = {
     ("GET",    "/departments"):                           (200, 200, 200, 200, 403, 200, 303),
     ("POST",   "/departments/{code}/years"):              (403, 303, 303, 404, 404, 403, 303),
     ("GET",    "/departments/{code}/years/{year}"):       (200, 200, 200, 404, 404, 200, 303),
-    # `submit_goals` (JSON box) of a D1 year opened for the call: only its department may.
+    # `submit_goals` (its goals table) of a D1 year opened for the call: only its department may.
     ("POST",   "/departments/{code}/years/{year}/actions/{action}"): (403, 403, 303, 404, 404, 403, 303),
     # Department years of D1: finance and D1's own users open and act (each by its role);
     # admin and audit read them; another department and the evaluator do not see them (404).
@@ -344,7 +343,7 @@ async def _page_department_action(world: World, role: str | None) -> Call:
     year = next(FRESH_YEARS)
     opened = await world.api.post("/api/departments/D1/years", "fin", {"fiscal_year": year})
     assert opened.status_code == 201, opened.text
-    fields = {**_csrf(world, role), "payload_json": json.dumps(df.goals())}
+    fields = {**_csrf(world, role), **df.goals_form()}
     return Call(f"/departments/D1/years/{year}/actions/submit_goals", data=fields)
 
 
