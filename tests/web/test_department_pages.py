@@ -82,7 +82,7 @@ async def test_department_year_page_actions_and_visibility(api: Api) -> None:
     assert 'id="ranking"' in finance_list.text
     assert 'id="ranking"' not in listing.text  # the assessment is not the department's
 
-    refused = await _post(api, "fin", f"{path}/actions/approve_goals", {"payload_json": "{}"})
+    refused = await _post(api, "fin", f"{path}/actions/approve_goals", {"comment": "同意"})
     assert refused.status_code == 409, refused.text
     assert 'id="refusal"' in refused.text
     assert "当前状态（整体绩效目标编制）不允许此操作" in refused.text
