@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from models.actions import TransferToDiscipline
@@ -22,11 +22,13 @@ from models.discipline_tables import ClosedProjectTransfer
 from models.notification_tables import Notification, Recipient
 from models.notify import Audience, Desk
 from models.project_state import ProjectState
-from models.tables import ProjectRow
+from models.tables import HistoryRow, ProjectRow
+from service.audit import Record, content_hash
 from service.auth import Principal
 from service.notifications import deliver, resolve
 from service.problems import Problem
 from service.settings import Settings
+from service.write_retry import commit_retrying_conflicts
 
 log = structlog.get_logger(__name__)
 
@@ -45,43 +47,125 @@ def record(
     now: datetime | None = None,
 ) -> tuple[ClosedProjectTransfer, list[int]]:
     """Record the lead once (a retry with the same Idempotency-Key finds it); returns the row
-    and the ids of the notifications it queued (none on a retry)."""
+    and the ids of the notifications it queued (none on a retry).
+
+    In the same transaction the lead is chained onto the project's history (`chain`), so that
+    `perfbudget audit verify` covers it like every other entry.
+    """
     key = f"{row.code}:{idempotency_key or uuid.uuid4()}"
-    existing = session.execute(
-        select(ClosedProjectTransfer).where(col(ClosedProjectTransfer.key) == key)
-    ).scalar_one_or_none()
-    if existing is not None:
-        same = (existing.reason, existing.evidence, existing.fiscal_year, existing.actor) == (
-            payload.reason,
-            payload.evidence,
-            payload.fiscal_year,
-            principal.username,
-        )
-        if not same:
-            raise Problem(
-                status=422,
-                title="Idempotency-Key reused",
-                detail="this Idempotency-Key was used on this project for another request; "
-                "a new request needs a new key",
+    at = now or datetime.now(UTC)
+    recorded: list[tuple[ClosedProjectTransfer, list[int]]] = []
+
+    def write() -> bool:
+        recorded.clear()
+        existing = session.execute(
+            select(ClosedProjectTransfer).where(col(ClosedProjectTransfer.key) == key)
+        ).scalar_one_or_none()
+        if existing is not None:
+            same = (existing.reason, existing.evidence, existing.fiscal_year, existing.actor) == (
+                payload.reason,
+                payload.evidence,
+                payload.fiscal_year,
+                principal.username,
             )
-        return existing, []
-    transfer = ClosedProjectTransfer(
-        code=row.code,
-        key=key,
-        at=now or datetime.now(UTC),
-        actor=principal.username,
-        role=principal.role.value,
-        project_state=row.state,
-        fiscal_year=payload.fiscal_year,
-        reason=payload.reason,
-        evidence=payload.evidence,
+            if not same:
+                raise Problem(
+                    status=422,
+                    title="Idempotency-Key reused",
+                    detail="this Idempotency-Key was used on this project for another request; "
+                    "a new request needs a new key",
+                )
+            recorded.append((existing, []))
+            return False
+        transfer = ClosedProjectTransfer(
+            code=row.code,
+            key=key,
+            at=at,
+            actor=principal.username,
+            role=principal.role.value,
+            project_state=row.state,
+            fiscal_year=payload.fiscal_year,
+            reason=payload.reason,
+            evidence=payload.evidence,
+        )
+        session.add(transfer)
+        session.flush()  # its id names its messages
+        queued = _notify(session, ProjectState.model_validate(row.snapshot), row.seq, transfer)
+        chain(session, transfer)
+        recorded.append((transfer, queued))
+        return True
+
+    # Two leads recorded at once on one project would take the same history seq: the second
+    # insert fails, and the whole record runs again after the first.
+    if commit_retrying_conflicts(session, write):
+        log.info("closed_project_transfer", project_code=row.code, transfer_id=recorded[0][0].id)
+    return recorded[0]
+
+
+def chain(session: Session, transfer: ClosedProjectTransfer) -> bool:
+    """Append `transfer` to its project's history as the next entry, hash-chained like the
+    workflow's own (`service.audit`), and move the project row's seq to it; True if appended.
+
+    The project's workflow has ended, so no projection writes that seq. Does not commit. A
+    project whose last entry is not stored (never the case once it is closed, as its workflow
+    projects everything before it ends) is left unchained: `chain_unchained` appends it later.
+    """
+    code = transfer.code
+    last = session.execute(
+        select(col(ProjectRow.seq)).where(col(ProjectRow.code) == code).with_for_update()
+    ).scalar_one_or_none()
+    prev = (
+        session.execute(
+            select(col(HistoryRow.hash)).where(
+                col(HistoryRow.code) == code, col(HistoryRow.seq) == last
+            )
+        ).scalar_one_or_none()
+        if last is not None
+        else None
     )
-    session.add(transfer)
-    session.flush()  # its id names its messages
-    queued = _notify(session, ProjectState.model_validate(row.snapshot), row.seq, transfer)
-    session.commit()
-    log.info("closed_project_transfer", project_code=row.code, transfer_id=transfer.id)
-    return transfer, queued
+    if last is None or prev is None:
+        log.warning("closed_transfer_not_chained", project_code=code, transfer_id=transfer.id)
+        return False
+    unhashed = Record(
+        code=code,
+        seq=last + 1,
+        at=transfer.at,
+        actor=transfer.actor,
+        role=transfer.role,
+        action=ACTION,
+        fiscal_year=transfer.fiscal_year,
+        from_state=transfer.project_state,
+        to_state=transfer.project_state,
+        detail={"reason": transfer.reason, "evidence": transfer.evidence, "transfer": transfer.key},
+        prev_hash=prev,
+        hash="",
+    )
+    hashed = unhashed._replace(hash=content_hash(unhashed, prev_hash=prev))
+    session.add(HistoryRow(**hashed._asdict()))
+    session.execute(update(ProjectRow).where(col(ProjectRow.code) == code).values(seq=last + 1))
+    session.flush()
+    return True
+
+
+def chain_unchained(session: Session, *, code: str | None = None) -> int:
+    """Chain the leads that are not in their projects' histories yet, oldest first: those
+    recorded before leads were chained, and those whose history rows `projection rebuild`
+    replaced (it rebuilds them from the workflow, which never saw the lead). Returns how many;
+    does not commit."""
+    query = select(ClosedProjectTransfer).order_by(col(ClosedProjectTransfer.id))
+    if code is not None:
+        query = query.where(col(ClosedProjectTransfer.code) == code)
+    transfers = list(session.execute(query).scalars())
+    if not transfers:
+        return 0
+    details = session.execute(
+        select(col(HistoryRow.detail)).where(
+            col(HistoryRow.action) == ACTION,
+            col(HistoryRow.code).in_({t.code for t in transfers}),
+        )
+    ).scalars()
+    chained = {d.get("transfer") for d in details if isinstance(d, dict)}
+    return sum(chain(session, t) for t in transfers if t.key not in chained)
 
 
 def _notify(

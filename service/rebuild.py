@@ -20,6 +20,7 @@ from models.department_tables import DepartmentHistoryRow, DepartmentYearRow
 from models.evaluator_tables import EvaluatorAssignmentRow
 from models.project_state import ProjectState
 from models.tables import CycleRow, HistoryRow, ProjectRow
+from service import closed_transfers
 from service.department_projection import apply_department_snapshot
 from service.projection import apply_snapshot
 from workflows.department import DepartmentYearWorkflow
@@ -76,6 +77,10 @@ def _replace(engine: Engine, state: ProjectState) -> None:
             entries=state.history,
             notify=False,
         )
+        # Leads transferred after the project closed are not in its workflow: chained again
+        # after its history, in the order recorded, they hash as they did before.
+        if closed_transfers.chain_unchained(session, code=code):
+            session.commit()
 
 
 DEPARTMENT_WORKFLOWS = 'WorkflowType="DepartmentYearWorkflow"'

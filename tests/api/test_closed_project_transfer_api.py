@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from sqlmodel import Session, select
 
 from models.discipline_tables import ClosedProjectTransfer
+from models.tables import HistoryRow
+from service import audit
 from service.db import engine_for
 from tests import factories as f
 from tests.api.conftest import Api
@@ -96,3 +98,41 @@ async def test_other_actions_on_a_finished_project_are_still_refused(api: Api) -
     refused = await api.act(code, "suspend_funding", "fin", {"reason": "暂缓"})
     assert refused.status_code == 409
     assert refused.json()["state"] == "exited"
+
+
+async def test_a_lead_on_a_closed_project_is_in_its_hash_chained_history(api: Api) -> None:
+    """The lead is the project's next history entry, chained like the workflow's own: `audit
+    verify` holds, and fails on the row altered or removed behind the service's back."""
+    code = await _exited(api)
+    before = (await api.get(f"/api/projects/{code}/history", "fin")).json()
+    moved = await api.act(code, "transfer_to_discipline", "fin", LEAD, key="lead-9")
+    assert moved.status_code == 200, moved.text
+    again = await api.act(code, "transfer_to_discipline", "fin", LEAD, key="lead-9")
+    assert again.status_code == 200, again.text  # a retry: chained once
+    history = (await api.get(f"/api/projects/{code}/history", "fin")).json()
+    assert history[:-1] == before
+    last = history[-1]
+    assert (last["seq"], last["action"], last["actor"], last["from"], last["to"]) == (
+        before[-1]["seq"] + 1,
+        "transfer_to_discipline",
+        "fin",
+        "exited",
+        "exited",
+    )
+    assert (last["detail"]["reason"], last["detail"]["evidence"]) == (
+        LEAD["reason"],
+        LEAD["evidence"],
+    )
+    engine = engine_for(api.settings.effective_database_url)
+    with Session(engine) as session:
+        assert audit.verify(session, code=code).ok
+        row = session.get(HistoryRow, (code, last["seq"]))
+        assert row is not None
+        row.detail = {**row.detail, "reason": "另一线索"}
+        session.commit()
+        altered = audit.verify(session, code=code)
+        assert [(b.seq, b.kind) for b in altered.breaks] == [(last["seq"], "altered")]
+        session.delete(row)
+        session.commit()
+        removed = audit.verify(session, code=code)
+        assert [(b.seq, b.kind) for b in removed.breaks] == [(last["seq"], "removed")]

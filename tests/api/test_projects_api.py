@@ -246,6 +246,7 @@ async def test_projection_rebuild_equals_the_live_projection(api: Api) -> None:
     from sqlmodel import Session, select
 
     from models.tables import CycleRow, HistoryRow, ProjectRow
+    from service import audit
     from service.db import engine_for
     from service.rebuild import rebuild_projection
 
@@ -253,8 +254,16 @@ async def test_projection_rebuild_equals_the_live_projection(api: Api) -> None:
     await api.act(code, "submit_goals", "clerk1", f.goals(_year()))
     await api.act(code, "approve_goals", "fin", {"fiscal_year": _year()})
     other = await _filed(api)
+    # A closed project with a lead recorded after its close: the lead is not in its workflow,
+    # and the rebuild must chain it again after the workflow's history, as it was.
+    closed = await _filed(api)
+    exited = await api.act(closed, "exit", "fin", {"reason": "cancelled", "comment": "取消"})
+    assert exited.status_code == 200, exited.text
+    lead = {"reason": "竣工后发现虚列支出", "evidence": "审计移送函〔2031〕2号"}
+    transferred = await api.act(closed, "transfer_to_discipline", "fin", lead, key="lead-r")
+    assert transferred.status_code == 200, transferred.text
     engine = engine_for(api.settings.effective_database_url)
-    codes = (code, other)
+    codes = (code, other, closed)
 
     def dump() -> list[object]:
         with Session(engine) as session:
@@ -285,11 +294,13 @@ async def test_projection_rebuild_equals_the_live_projection(api: Api) -> None:
         report = await rebuild_projection(
             client=api.app.state.temporal_client, engine=engine, query=query
         )
-        if report.projects == 2:
+        if report.projects == 3:
             break
         await asyncio.sleep(0.1)
-    assert report.projects == 2
+    assert report.projects == 3
     assert dump() == live
+    with Session(engine) as session:
+        assert audit.verify(session, code=closed).ok
 
 
 async def test_a_refused_action_is_counted_per_unmet_guard_in_metrics(api: Api) -> None:

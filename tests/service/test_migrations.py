@@ -21,10 +21,14 @@ from sqlalchemy import Column, Engine, MetaData, String, Table, create_engine, i
 from sqlmodel import Session, SQLModel
 
 import models.evaluator_tables
+from models.discipline_tables import ClosedProjectTransfer
 from models.tables import Department
-from service import cli, schema
+from service import audit, cli, schema
 from service.db import engine_for, init_db, open_db
+from service.projection import apply_snapshot
+from service.projects import project_history
 from service.settings import Settings, get_settings
+from tests.models.test_lifecycle import Driver
 from tests.support.databases import fresh_postgres_database, postgres_base_url, sqlite_file_url
 
 
@@ -252,3 +256,46 @@ def _upgrade_concurrently(url: str) -> None:
     finally:
         for engine in engines:
             engine.dispose()
+
+
+def test_leads_on_closed_projects_recorded_before_0003_are_chained(database_url: str) -> None:
+    """0003 appends each lead kept only in `closed_project_transfer` to its project's history,
+    oldest first, so that `audit verify` covers it; a second upgrade adds nothing."""
+    engine = create_engine(database_url)
+    try:
+        schema.upgrade(engine, "0002")
+        d = Driver()
+        d.do("submit")
+        code, seq = d.state.info.code, d.state.seq
+        leads = [("虚列支出", "审计移送函〔2031〕2号"), ("重复申报", "审计移送函〔2032〕5号")]
+        with Session(engine) as session:
+            apply_snapshot(
+                session,
+                project=d.state.model_copy(update={"history": []}),
+                seq=seq,
+                entries=d.state.history,
+                notify=False,
+            )
+            for n, (reason, evidence) in enumerate(leads):
+                session.add(
+                    ClosedProjectTransfer(
+                        code=code, key=f"{code}:lead-{n}", at=datetime(2031, 5, n + 1, tzinfo=UTC),
+                        actor="fin", role="finance", project_state="exited", fiscal_year=2027,
+                        reason=reason, evidence=evidence,
+                    )
+                )  # fmt: skip
+            session.commit()
+        schema.upgrade(engine)
+        schema.upgrade(engine)
+        with Session(engine) as session:
+            history = project_history(session=session, code=code)
+            assert [(h.seq, h.action, h.detail.get("reason")) for h in history[-2:]] == [
+                (seq + 1, "transfer_to_discipline", "虚列支出"),
+                (seq + 2, "transfer_to_discipline", "重复申报"),
+            ]
+            assert len(history) == seq + 2
+            report = audit.verify(session, code=code)
+            assert report.ok, report.breaks
+            assert report.entries == seq + 2
+    finally:
+        engine.dispose()
