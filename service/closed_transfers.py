@@ -49,8 +49,8 @@ def record(
     """Record the lead once (a retry with the same Idempotency-Key finds it); returns the row
     and the ids of the notifications it queued (none on a retry).
 
-    In the same transaction the lead is chained onto the project's history (`chain`), so that
-    `perfbudget audit verify` covers it like every other entry.
+    In the same transaction the lead is appended to the project's hash-chained history
+    (`append_to_history`), so that `perfbudget audit verify` covers it like every other entry.
     """
     key = f"{row.code}:{idempotency_key or uuid.uuid4()}"
     at = now or datetime.now(UTC)
@@ -91,7 +91,7 @@ def record(
         session.add(transfer)
         session.flush()  # its id names its messages
         queued = _notify(session, ProjectState.model_validate(row.snapshot), row.seq, transfer)
-        chain(session, transfer)
+        append_to_history(session, transfer)
         recorded.append((transfer, queued))
         return True
 
@@ -102,7 +102,7 @@ def record(
     return recorded[0]
 
 
-def chain(session: Session, transfer: ClosedProjectTransfer) -> bool:
+def append_to_history(session: Session, transfer: ClosedProjectTransfer) -> bool:
     """Append `transfer` to its project's history as the next entry, hash-chained like the
     workflow's own (`service.audit`), and move the project row's seq to it; True if appended.
 
@@ -165,7 +165,7 @@ def chain_unchained(session: Session, *, code: str | None = None) -> int:
         )
     ).scalars()
     chained = {d.get("transfer") for d in details if isinstance(d, dict)}
-    return sum(chain(session, t) for t in transfers if t.key not in chained)
+    return sum(append_to_history(session, t) for t in transfers if t.key not in chained)
 
 
 def _notify(
