@@ -94,7 +94,11 @@ async def api(dev_env: WorkflowEnvironment, database_url: str) -> AsyncIterator[
         worker = build_worker(
             dev_env.client, task_queue=settings.task_queue, engine=engine, executor=executor
         )
-        async with worker, app.router.lifespan_context(app):
+        # The app's lifespan ends (and disposes of the engine's pool) after the worker has
+        # stopped: a connection a projection activity still held at the dispose would go back
+        # to the discarded pool, and psycopg would warn when it is garbage-collected, in
+        # whichever later test that happened.
+        async with app.router.lifespan_context(app), worker:
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
                 tokens = {}

@@ -178,8 +178,8 @@ async def running_stack(
         )
         transport = httpx.ASGITransport(app=app)
         async with (
+            app.router.lifespan_context(app),  # ends after the worker (see tests/api/conftest)
             worker,
-            app.router.lifespan_context(app),
             httpx.AsyncClient(transport=transport, base_url="http://api") as http,
         ):
             auth = {}
