@@ -21,9 +21,10 @@ from models.actions import TransferToDiscipline
 from models.discipline_tables import ClosedProjectTransfer
 from models.notification_tables import Notification, Recipient
 from models.notify import Audience, Desk
-from models.project_state import ProjectState
+from models.project_state import HistoryEntry, ProjectState
 from models.tables import HistoryRow, ProjectRow
-from service.audit import Record, content_hash
+from models.vocabulary import Role
+from service.audit import chain
 from service.auth import Principal
 from service.notifications import deliver, resolve
 from service.problems import Problem
@@ -114,35 +115,32 @@ def append_to_history(session: Session, transfer: ClosedProjectTransfer) -> bool
     last = session.execute(
         select(col(ProjectRow.seq)).where(col(ProjectRow.code) == code).with_for_update()
     ).scalar_one_or_none()
-    prev = (
-        session.execute(
-            select(col(HistoryRow.hash)).where(
-                col(HistoryRow.code) == code, col(HistoryRow.seq) == last
-            )
-        ).scalar_one_or_none()
-        if last is not None
-        else None
-    )
-    if last is None or prev is None:
-        log.warning("closed_transfer_not_chained", project_code=code, transfer_id=transfer.id)
-        return False
-    unhashed = Record(
-        code=code,
-        seq=last + 1,
+    entry = HistoryEntry(
+        seq=(last or 0) + 1,
         at=transfer.at,
         actor=transfer.actor,
-        role=transfer.role,
+        role=Role(transfer.role),
         action=ACTION,
         fiscal_year=transfer.fiscal_year,
         from_state=transfer.project_state,
         to_state=transfer.project_state,
         detail={"reason": transfer.reason, "evidence": transfer.evidence, "transfer": transfer.key},
-        prev_hash=prev,
-        hash="",
     )
-    hashed = unhashed._replace(hash=content_hash(unhashed, prev_hash=prev))
-    session.add(HistoryRow(**hashed._asdict()))
-    session.execute(update(ProjectRow).where(col(ProjectRow.code) == code).values(seq=last + 1))
+
+    def stored_hash(seq: int) -> str | None:
+        return session.execute(
+            select(col(HistoryRow.hash)).where(
+                col(HistoryRow.code) == code, col(HistoryRow.seq) == seq
+            )
+        ).scalar_one_or_none()
+
+    # The audit trail's own chaining: from the stored predecessor, or nothing when it is missing.
+    chained = chain(code, [entry], stored_hash) if last is not None else []
+    if not chained:
+        log.warning("closed_transfer_not_chained", project_code=code, transfer_id=transfer.id)
+        return False
+    session.add(HistoryRow(**chained[0]._asdict()))
+    session.execute(update(ProjectRow).where(col(ProjectRow.code) == code).values(seq=entry.seq))
     session.flush()
     return True
 
