@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Any, Final, cast
+from typing import Any, Final, Protocol, TypeVar, cast
 
 import httpx
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import CursorResult, func, update
+from sqlalchemy import CursorResult, Table, bindparam, func, update
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
@@ -216,7 +217,7 @@ def _url(address: str) -> httpx.URL | None:
         return None
 
 
-def _saved_id(recipient: Recipient) -> int:
+def _saved_id(recipient: DirectoryEntry) -> int:
     if recipient.id is None:  # only rows read back from the database get here
         raise ValueError("the recipient has not been saved")
     return recipient.id
@@ -382,9 +383,34 @@ def notification_key(project_code: str, seq: int, recipient_id: int) -> str:
     return f"{project_code}:{seq}:{recipient_id}"
 
 
+class DirectoryEntry(Protocol):
+    """What resolving an audience reads of a recipient: a `Recipient`, or its row as read by
+    `enqueue`'s prebuilt statement."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def desk(self) -> str: ...
+    @property
+    def department(self) -> str | None: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def events(self) -> list[str] | None: ...
+    @property
+    def active(self) -> bool: ...
+
+
+_Entry = TypeVar("_Entry", bound=DirectoryEntry)
+
+
 def resolve(
-    audience: Audience, *, project: ProjectState, event: str, directory: Iterable[Recipient]
-) -> list[Recipient]:
+    audience: Audience, *, project: ProjectState, event: str, directory: Iterable[_Entry]
+) -> list[_Entry]:
     """The active entries of `directory` that `audience` reaches for `event` of `project`."""
     info = project.info
     # The workflow may narrow a per-department desk itself; by default it is the project's own.
@@ -421,6 +447,22 @@ def _payload(project: ProjectState, entry: HistoryEntry, desk: Desk) -> dict[str
     }
 
 
+_RECIPIENTS: Table = Recipient.__table__  # type: ignore[attr-defined]
+_OUTBOX: Table = Notification.__table__  # type: ignore[attr-defined]
+# Prebuilt Core statements (compiled once, cached under one key): `enqueue` runs in the
+# write-through of every action that notifies, where building and loading ORM objects cost
+# more than the database did.
+_DIRECTORY = core_select(_RECIPIENTS).where(
+    _RECIPIENTS.c.active.is_(True),
+    _RECIPIENTS.c.desk.in_(bindparam("desks", expanding=True)),
+)
+# A row already queued (a retried projection, a rebuild) is left as it is.
+_INSERT_OUTBOX = {
+    "postgresql": pg_insert(_OUTBOX).on_conflict_do_nothing(index_elements=["key"]),
+    "sqlite": sqlite_insert(_OUTBOX).on_conflict_do_nothing(index_elements=["key"]),
+}
+
+
 def enqueue(session: Session, *, project: ProjectState, entries: Sequence[HistoryEntry]) -> int:
     """Write the outbox rows of `entries`, once each; returns how many rows are new.
 
@@ -430,12 +472,10 @@ def enqueue(session: Session, *, project: ProjectState, entries: Sequence[Histor
     if not any(entry.notify for entry in entries):
         return 0  # most entries notify nobody: no directory read for them
     desks = {a.desk.value for entry in entries for a in entry.notify}
-    directory = session.exec(
-        select(Recipient).where(
-            Recipient.active == True,  # noqa: E712  (SQL, not Python)
-            col(Recipient.desk).in_(desks),
-        )
-    ).all()
+    db = session.connection()
+    directory = cast(
+        Sequence[DirectoryEntry], db.execute(_DIRECTORY, {"desks": sorted(desks)}).all()
+    )
     now = _now()
     rows: dict[str, dict[str, Any]] = {}
     code = project.info.code
@@ -466,14 +506,9 @@ def enqueue(session: Session, *, project: ProjectState, entries: Sequence[Histor
                 )
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(Notification)
-        .values(list(rows.values()))
-        .on_conflict_do_nothing(index_elements=["key"])
+    result = cast(
+        CursorResult[Any], db.execute(_INSERT_OUTBOX[db.dialect.name], list(rows.values()))
     )
-    result = cast(CursorResult[Any], session.execute(statement))
     added = max(result.rowcount, 0)
     if added:
         log.info("notifications_enqueued", project_code=code, count=added)

@@ -10,11 +10,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -189,21 +189,47 @@ def _not_found(code: str) -> Problem:
 def visible_row(*, session: Session, principal: Principal, code: str) -> ProjectRow:
     """The project row if the caller may see it; else 404 (existence is not revealed)."""
     row = session.get(ProjectRow, code)
-    if row is None or not _may_see(session, principal, row):
+    if row is None or not _may_see(session, principal, code=row.code, department=row.department):
         raise _not_found(code)
     return row
 
 
-def _may_see(session: Session, principal: Principal, row: ProjectRow) -> bool:
+class ActedOn(NamedTuple):
+    """What acting needs of a project row before the workflow is asked."""
+
+    code: str
+    department: str
+    state: str
+
+
+# Prebuilt (compiled once): every action reads this, and not the row's snapshot, which only a
+# finished project's paths need (they read the whole row then).
+_ACTED_ON = select(col(ProjectRow.code), col(ProjectRow.department), col(ProjectRow.state)).where(
+    col(ProjectRow.code) == bindparam("code")
+)
+
+
+def visible_target(*, session: Session, principal: Principal, code: str) -> ActedOn:
+    """`visible_row`'s check, reading only the columns an action needs."""
+    found = session.connection().execute(_ACTED_ON, {"code": code}).first()
+    if found is None:
+        raise _not_found(code)
+    target = ActedOn(*found)
+    if not _may_see(session, principal, code=target.code, department=target.department):
+        raise _not_found(code)
+    return target
+
+
+def _may_see(session: Session, principal: Principal, *, code: str, department: str) -> bool:
     if principal.role in READ_ALL:
         return True
     if principal.role is Role.EVALUATOR:
         return bool(
             session.execute(
-                _assigned_to(principal.username).where(col(EvaluatorAssignmentRow.code) == row.code)
+                _assigned_to(principal.username).where(col(EvaluatorAssignmentRow.code) == code)
             ).first()
         )
-    return principal.role is Role.DEPARTMENT and principal.department == row.department
+    return principal.role is Role.DEPARTMENT and principal.department == department
 
 
 def _assigned_to(username: str) -> Any:
@@ -544,7 +570,7 @@ async def take_action(
     structlog.contextvars.bind_contextvars(
         project_code=code, workflow_id=workflow_id(code), action=action
     )
-    acting, row, in_force = await asyncio.to_thread(
+    acting, target, in_force = await asyncio.to_thread(
         _before_acting, session, principal, code, rules, settings
     )
     bind_actor(acting)
@@ -563,20 +589,21 @@ async def take_action(
             title="Forbidden",
             detail=f"only the {required.value} role may {action}",
         )
-    if action == closed_transfers.ACTION and row.state in PROJECT_FINAL_STATES:
+    if action == closed_transfers.ACTION and target.state in PROJECT_FINAL_STATES:
+        row = await asyncio.to_thread(_whole_row, session, code)
         return await _transfer_closed(session, row, payload, acting, idempotency_key, in_force,
                                       settings)  # fmt: skip
     actor = Actor(username=acting.username, role=acting.role, department=acting.department)
     request_id = idempotency_key or str(uuid.uuid4())
     facts: ControlFacts | None = None
     if isinstance(payload, ApproveBudget) and await asyncio.to_thread(
-        control_reservations.year_open, session, row.department, payload.fiscal_year
+        control_reservations.year_open, session, target.department, payload.fiscal_year
     ):
         # Hold the amount against the department's control number first (race-free: see
         # service.control_reservations); the project's guard judges what the hold answered.
         facts = await control_reservations.reserve(
             client,
-            department=row.department,
+            department=target.department,
             project_code=code,
             payload=payload,
             request_id=request_id,
@@ -599,6 +626,7 @@ async def take_action(
             if facts is not None:
                 await control_reservations.settle(client, facts, confirmed=False, actor=actor)
             # The workflow has finished (completed or exited): judge the action on its last state.
+            row = await asyncio.to_thread(_whole_row, session, code)
             raise _closed_project_problem(row, action, payload, acting, in_force) from None
         raise
     except TimeoutError:
@@ -632,7 +660,7 @@ def _before_acting(
     code: str,
     rules: Rules | None,
     settings: Settings | None,
-) -> tuple[Principal, ProjectRow, Rules]:
+) -> tuple[Principal, ActedOn, Rules]:
     """The caller's user row (401 unless active), the project row (404 unless the caller may
     see it) and the rules, in one trip to a thread; then the read transaction ends, so that no
     connection is held while the workflow is asked (a connection lost meanwhile must not turn
@@ -640,12 +668,24 @@ def _before_acting(
     try:
         if isinstance(principal, Caller):
             principal = principal.principal_in(session)
-        row = visible_row(session=session, principal=principal, code=code)
+        target = visible_target(session=session, principal=principal, code=code)
         if rules is None:
             if settings is None:
                 raise TypeError("take_action needs the rules or the settings to read them from")
             rules = rules_in_force(session=session, settings=settings)
-        return principal, row, rules
+        return principal, target, rules
+    finally:
+        session.close()
+
+
+def _whole_row(session: Session, code: str) -> ProjectRow:
+    """The project row with its snapshot, for a finished project (its workflow has ended);
+    the read transaction ends at once, as in `_before_acting`."""
+    try:
+        row = session.get(ProjectRow, code)
+        if row is None:  # checked before acting; rows are never deleted
+            raise _not_found(code)
+        return row
     finally:
         session.close()
 

@@ -76,28 +76,40 @@ async def timed_concurrently(
     return latencies, time.perf_counter() - began
 
 
+ROUNDS = 4
+
+
 async def compared(
     workers: int,
     per_worker: int,
     series: dict[str, Timed],
     settle: dict[str, Callable[[], Awaitable[None]]],
-) -> dict[str, dict[str, float]]:
-    """Each of `series` timed in the same run, in two blocks, the second round in reverse
-    order (A B C, C B A): a machine slowing down or speeding up during the run (other load,
-    the dev server's database growing) weighs on every series alike. After each block,
-    `settle[name]` (untimed) waits out the work the series left behind, so that it does not
-    slow the next series' block instead of its own."""
+    rounds: int = ROUNDS,
+) -> dict[str, dict[str, Any]]:
+    """Each of `series` timed in the same run, in `rounds` blocks each, every other round in
+    reverse order (A B C, C B A, A B C, ...): a machine slowing down or speeding up during the
+    run (other load, the disk under the dev server's database) weighs on every series alike,
+    and the more rounds, the less one slow spell can land on one series only. After each
+    block, `settle[name]` (untimed) waits out the work the series left behind, so that it does
+    not slow the next series' block instead of its own. Each summary also has its p50 in each
+    round, to show how far the machine drifted."""
     latencies: dict[str, list[float]] = {name: [] for name in series}
+    by_round: dict[str, list[float]] = {name: [] for name in series}
     walls = dict.fromkeys(series, 0.0)
-    block = per_worker // 2
-    for r, order in enumerate((list(series), list(reversed(series)))):
+    block = per_worker // rounds
+    for r in range(rounds):
+        order = list(series) if r % 2 == 0 else list(reversed(series))
         for name in order:
             lats, wall = await timed_concurrently(workers, block, series[name], first=r * block)
             latencies[name] += lats
+            by_round[name].append(round(statistics.median(lats), 2))
             walls[name] += wall
             if name in settle:
                 await settle[name]()
-    return {name: summary(latencies[name], walls[name]) for name in series}
+    return {
+        name: {**summary(latencies[name], walls[name]), "p50_by_round_ms": by_round[name]}
+        for name in series
+    }
 
 
 # --- 1. action round trip over HTTP vs a bare no-op update ------------------------------------
@@ -153,8 +165,8 @@ async def bench_roundtrip(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for concurrency in (int(c) for c in args.concurrency.split(",")):
         per = args.roundtrips if concurrency == 1 else max(4, args.roundtrips // 8)
-        # Two blocks of an even number of actions: each leaves the projects unsuspended.
-        per = max(4, per // 4 * 4)
+        # Blocks of an even number of actions: each leaves the projects unsuspended.
+        per = max(2 * ROUNDS, per // (2 * ROUNDS) * (2 * ROUNDS))
         timed = await compared(
             concurrency,
             per,

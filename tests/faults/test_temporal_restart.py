@@ -76,7 +76,9 @@ async def test_timers_survive_a_dev_server_restart(tmp_path: Path) -> None:
             # Business time runs this many seconds before each deadline when the workflow
             # starts; the first falls due while the server is down, the second (normally)
             # after it is back.
-            leads = {"RESTART-A": 10.0, "RESTART-B": 16.0}
+            # (A few seconds are enough on an idle machine; the margin is for a loaded CI one,
+            # where starting both and seeing their reminders once took longer than 10 s.)
+            leads = {"RESTART-A": 18.0, "RESTART-B": 24.0}
             handles: dict[str, WorkflowHandle[Any, Any]] = {}
             started = time.monotonic()
             for code, lead in leads.items():
