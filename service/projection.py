@@ -87,12 +87,17 @@ def _apply(
         else:
             db.execute(_UPDATE_PROJECT, {"where_code": code, **values})
         # The workflow's state is the whole truth: its cycles and assignments replace ours.
-        db.execute(_DELETE_CYCLES, {"code": code})
+        # A project's fiscal years are only ever added, so its cycles are upserted; its
+        # evaluators may be replaced, so its assignments are rewritten, but only once it has
+        # a key evaluation at all (a record, once commissioned, stays: before, none was stored).
         if project.cycles:
-            db.execute(_INSERT_CYCLE, [_cycle_values(code, c) for c in project.cycles])
-        db.execute(_DELETE_ASSIGNMENTS, {"code": code})
-        if assignments := _assignments(project):
-            db.execute(_INSERT_ASSIGNMENT, assignments)
+            db.execute(
+                _UPSERT_CYCLE[db.dialect.name], [_cycle_values(code, c) for c in project.cycles]
+            )
+        if any(c.key_evaluation_record is not None for c in project.cycles):
+            db.execute(_DELETE_ASSIGNMENTS, {"code": code})
+            if assignments := _assignments(project):
+                db.execute(_INSERT_ASSIGNMENT, assignments)
     if not entries:
         return moved
     last = max(e.seq for e in entries)
@@ -117,8 +122,18 @@ _INSERT_PROJECT = insert(_PROJECT)
 # The SET clause is every column passed (all but the key, which the WHERE names under a name
 # of its own: a parameter named like a column would be set too).
 _UPDATE_PROJECT = update(_PROJECT).where(_PROJECT.c.code == bindparam("where_code"))
-_DELETE_CYCLES = delete(_CYCLE).where(_CYCLE.c.code == bindparam("code"))
-_INSERT_CYCLE = insert(_CYCLE)
+
+
+def _upsert_cycle(insert_for: Any) -> Any:
+    statement = insert_for(_CYCLE)
+    keys = {"code", "fiscal_year"}
+    return statement.on_conflict_do_update(
+        index_elements=sorted(keys),
+        set_={c.name: statement.excluded[c.name] for c in _CYCLE.columns if c.name not in keys},
+    )
+
+
+_UPSERT_CYCLE = {"postgresql": _upsert_cycle(pg_insert), "sqlite": _upsert_cycle(sqlite_insert)}
 _DELETE_ASSIGNMENTS = delete(_ASSIGNMENT).where(_ASSIGNMENT.c.code == bindparam("code"))
 _INSERT_ASSIGNMENT = insert(_ASSIGNMENT)
 # Whichever writer inserts a seq first wins; the others' rows are the same (see above).
