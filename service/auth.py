@@ -7,6 +7,7 @@ request instead of when the token expires.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Literal
@@ -107,10 +108,25 @@ def issue_token(principal: Principal, settings: Settings, *, now: datetime | Non
 
 def token_subject(token: str, settings: Settings) -> str:
     """The username a valid token names; `InvalidTokenError` otherwise."""
+    subject, expires = _verified(token, settings.jwt_secret)
+    # Checked on every use: a verified token is remembered, but not past its expiry.
+    if expires <= time.time():
+        raise InvalidTokenError("token expired")
+    return subject
+
+
+@lru_cache(maxsize=4096)
+def _verified(token: str, secret: str) -> tuple[str, float]:
+    """The subject and expiry of a token whose signature and claims hold.
+
+    Remembered per (token, secret): every request of a session presents the same token, and
+    PyJWT's checks cost an action more than its own read of the user row. A token that fails
+    raises, which `lru_cache` does not remember, so it is checked again in full each time.
+    """
     try:
         claims = jwt.decode(
             token,
-            settings.jwt_secret,
+            secret,
             # Pinning the algorithm stops "alg": "none" and algorithm-confusion tokens.
             algorithms=[ALGORITHM],
             options={"require": REQUIRED_CLAIMS},
@@ -122,4 +138,4 @@ def token_subject(token: str, settings: Settings) -> str:
     subject = claims["sub"]
     if not isinstance(subject, str) or not subject:
         raise InvalidTokenError("token has no subject")
-    return subject
+    return subject, float(claims["exp"])

@@ -11,7 +11,8 @@ from sqlmodel import Session
 
 from models.vocabulary import Role
 from service import users as user_service
-from service.auth import Principal, issue_token
+from service import auth
+from service.auth import InvalidTokenError, Principal, issue_token, token_subject
 from service.settings import Settings
 from tests.service.conftest import PASSWORD, logged_events, sign_in
 
@@ -115,6 +116,18 @@ class TestBearerToken:
         response = await client.get("/api/me", headers=_bearer(token))
         assert response.status_code == 401
         assert response.headers["www-authenticate"] == "Bearer"
+
+    def test_a_token_verified_before_is_refused_once_it_expires(
+        self, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Verified tokens are remembered (`auth._verified`), their expiry checked on each use."""
+        issued = datetime.now(UTC)
+        token = issue_token(Principal(username="fin", role=Role.FINANCE), settings, now=issued)
+        assert token_subject(token.access_token, settings) == "fin"
+        expiry = (issued + timedelta(minutes=settings.token_ttl_minutes)).timestamp()
+        monkeypatch.setattr(auth.time, "time", lambda: expiry + 1)
+        with pytest.raises(InvalidTokenError, match="expired"):
+            token_subject(token.access_token, settings)
 
     @pytest.mark.parametrize(
         "token",
