@@ -10,8 +10,8 @@ import pytest
 from sqlmodel import Session
 
 from models.vocabulary import Role
-from service import users as user_service
 from service import auth
+from service import users as user_service
 from service.auth import InvalidTokenError, Principal, issue_token, token_subject
 from service.settings import Settings
 from tests.service.conftest import PASSWORD, logged_events, sign_in
