@@ -10,7 +10,6 @@ import pytest
 from sqlmodel import Session
 
 from models.vocabulary import Role
-from service import auth
 from service import users as user_service
 from service.auth import InvalidTokenError, Principal, issue_token, token_subject
 from service.settings import Settings
@@ -125,7 +124,7 @@ class TestBearerToken:
         token = issue_token(Principal(username="fin", role=Role.FINANCE), settings, now=issued)
         assert token_subject(token.access_token, settings) == "fin"
         expiry = (issued + timedelta(minutes=settings.token_ttl_minutes)).timestamp()
-        monkeypatch.setattr(auth.time, "time", lambda: expiry + 1)
+        monkeypatch.setattr("service.auth.time.time", lambda: expiry + 1)
         with pytest.raises(InvalidTokenError, match="expired"):
             token_subject(token.access_token, settings)
 
