@@ -456,10 +456,14 @@ _DIRECTORY = core_select(_RECIPIENTS).where(
     _RECIPIENTS.c.active.is_(True),
     _RECIPIENTS.c.desk.in_(bindparam("desks", expanding=True)),
 )
-# A row already queued (a retried projection, a rebuild) is left as it is.
+# A row already queued (a retried projection, a rebuild) is left as it is. SQLAlchemy keeps
+# an INSERT's rowcount only when asked (`preserve_rowcount`); without it PostgreSQL's read -1
+# and the count of new rows, logged and returned, was 0 there.
 _INSERT_OUTBOX = {
-    "postgresql": pg_insert(_OUTBOX).on_conflict_do_nothing(index_elements=["key"]),
-    "sqlite": sqlite_insert(_OUTBOX).on_conflict_do_nothing(index_elements=["key"]),
+    dialect: insert_for(_OUTBOX)
+    .on_conflict_do_nothing(index_elements=["key"])
+    .execution_options(preserve_rowcount=True)
+    for dialect, insert_for in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 
 

@@ -333,6 +333,19 @@ class TestEnqueue:
             }
         engine.dispose()
 
+    def test_counts_the_rows_it_adds(self, database_url: str) -> None:
+        """The count returned (and logged) is of new rows only, on SQLite and PostgreSQL."""
+        engine = engine_for(database_url)
+        SQLModel.metadata.create_all(engine)
+        with Session(engine, expire_on_commit=False) as session:
+            webhook(session, "http://127.0.0.1:9/a")
+            webhook(session, "http://127.0.0.1:9/b")
+            two = [entry(1, "submit", Desk.FINANCE), entry(2, "submit", Desk.FINANCE)]
+            assert enqueue(session, project=project(), entries=two) == 4
+            assert enqueue(session, project=project(), entries=two) == 0
+            session.rollback()
+        engine.dispose()
+
     def test_runs_in_the_callers_transaction(self, session: Session) -> None:
         """enqueue does not commit: rolling the caller back leaves no row."""
         webhook(session, "http://127.0.0.1:9/hook")
