@@ -59,7 +59,8 @@ def _apply(
     info = project.info
     code = info.code
     db = session.connection()
-    stored = db.execute(_STORED_SEQ, {"code": code}).scalar_one_or_none()
+    head = db.execute(_STORED_HEAD, {"code": code}).first()
+    stored = head.seq if head is not None else None
     moved = stored is None or stored < seq
     if moved:
         values: dict[str, Any] = {
@@ -106,7 +107,9 @@ def _apply(
         # projection activity then only confirms: a stored entry's predecessors are all
         # stored (see `_insert_history`), and their outbox rows were committed with them.
         return False
-    _insert_history(session, code, entries)
+    # The stored head's hash, read with the row, spares the chain a query for its link.
+    known = {head.seq: head.hash} if head is not None and head.hash is not None else {}
+    _insert_history(session, code, entries, known=known)
     if notify:  # a rebuild must not queue again what was sent long ago
         enqueue(session, project=project, entries=entries)
     return moved
@@ -117,7 +120,19 @@ _CYCLE: Table = CycleRow.__table__  # type: ignore[attr-defined]
 _ASSIGNMENT: Table = EvaluatorAssignmentRow.__table__  # type: ignore[attr-defined]
 _HISTORY: Table = HistoryRow.__table__  # type: ignore[attr-defined]
 
-_STORED_SEQ = select(_PROJECT.c.seq).where(_PROJECT.c.code == bindparam("code")).with_for_update()
+# The row's seq and the hash of its last history entry, in one statement (the entry is
+# missing only where its history was deferred, see `_insert_history`); the row is locked
+# on PostgreSQL (SQLite writers take the database lock) so concurrent writers go in turn.
+_STORED_HEAD = (
+    select(_PROJECT.c.seq, _HISTORY.c.hash)
+    .select_from(
+        _PROJECT.outerjoin(
+            _HISTORY, (_HISTORY.c.code == _PROJECT.c.code) & (_HISTORY.c.seq == _PROJECT.c.seq)
+        )
+    )
+    .where(_PROJECT.c.code == bindparam("code"))
+    .with_for_update(of=_PROJECT)
+)
 _INSERT_PROJECT = insert(_PROJECT)
 # The SET clause is every column passed (all but the key, which the WHERE names under a name
 # of its own: a parameter named like a column would be set too).
@@ -176,18 +191,23 @@ def _assignments(project: ProjectState) -> list[dict[str, Any]]:
     ]
 
 
-def _insert_history(session: Session, code: str, entries: Sequence[HistoryEntry]) -> None:
+def _insert_history(
+    session: Session, code: str, entries: Sequence[HistoryEntry], *, known: dict[int, str]
+) -> None:
     """Insert `entries` not stored yet, each with its audit chain hashes (`service.audit`).
 
     The hashes are a pure function of the entries and the stored predecessor, so whichever
     writer inserts a seq first writes the same row. Entries whose predecessor is neither given
     nor stored are left out: the projection activity, which carries every entry after the
-    last seq it projected, writes them (see `service.audit`).
+    last seq it projected, writes them (see `service.audit`). `known`: stored hashes by seq
+    read already.
     """
 
     db = session.connection()
 
     def stored_hash(seq: int) -> str | None:
+        if seq in known:
+            return known[seq]
         stored: str | None = db.execute(_STORED_HASH, {"code": code, "seq": seq}).scalar()
         return stored
 

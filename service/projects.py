@@ -613,10 +613,9 @@ async def take_action(
     request = ActRequest(action=action, payload=payload.model_dump(mode="json"), actor=actor)
     handle = client.get_workflow_handle(workflow_id(code))
     try:
-        outcome = await asyncio.wait_for(
-            handle.execute_update(ProjectWorkflow.act, request, id=request_id),
-            timeout=UPDATE_TIMEOUT_SECONDS,
-        )
+        # A timeout scope, not `wait_for`, which runs the call in a task of its own.
+        async with asyncio.timeout(UPDATE_TIMEOUT_SECONDS):
+            outcome = await handle.execute_update(ProjectWorkflow.act, request, id=request_id)
     except WorkflowUpdateFailedError as failed:
         if facts is not None:  # refused for sure: free what was held for it
             await control_reservations.settle(client, facts, confirmed=False, actor=actor)
