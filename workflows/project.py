@@ -71,6 +71,13 @@ class ProjectView(BaseModel):
 # that never happened (an API that died after the update, a database that was down).
 WRITE_THROUGH_PATCH = "projection-write-through"
 WRITE_THROUGH_SETTLE = timedelta(seconds=2)
+# Since this patch the confirmation waits for the burst to end: WRITE_THROUGH_SETTLE after its
+# last action, not its first (before, a stream of actions on one project was confirmed every
+# WRITE_THROUGH_SETTLE: an activity, a visibility write and a projection write each time). A
+# stream that never pauses is still confirmed WRITE_THROUGH_SETTLE_LONGEST after it began, and
+# an entry no action made (a clock event, a signal) ends the wait, as it needs projecting.
+QUIET_BURST_PATCH = "projection-after-quiet-burst"
+WRITE_THROUGH_SETTLE_LONGEST = timedelta(seconds=30)
 
 
 def workflow_id(code: str) -> str:
@@ -94,6 +101,8 @@ class ProjectWorkflow:
         self._projecting_at_once = 0  # actions whose local projection is in flight
         self._acted_seq = 0  # the last history seq an action wrote (and the API writes through)
         self._write_through = False  # WRITE_THROUGH_PATCH holds for this run (see _writes_through)
+        self._quiet_burst = False  # QUIET_BURST_PATCH holds for this run
+        self._acted_at: datetime | None = None  # business time of the last action (ditto)
         # Entries up to here are counted in `perfbudget_escalations_total` (by the run before
         # this one, which projected them all before it continued as new).
         self._counted_seq = inp.projected_seq
@@ -105,6 +114,7 @@ class ProjectWorkflow:
     @workflow.run
     async def run(self, inp: ProjectWorkflowInput) -> ProjectState:
         self._writes_through()
+        self._quiet_burst = workflow.patched(QUIET_BURST_PATCH)
         while True:
             await self._let_the_api_write()
             self._lifecycle.advance_clock(self._now(), SYSTEM_ACTOR)
@@ -220,14 +230,35 @@ class ProjectWorkflow:
         a project that has just ended (its workflow is about to close).
         """
         only_actions = self._projected_seq < self._state.seq == self._acted_seq
-        if only_actions and not self._ended():
+        if not only_actions or self._ended():
+            return
+        began = self._now()
+        wait = WRITE_THROUGH_SETTLE
+        while True:
             # An action that ends the project cuts the wait short: its workflow closes.
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
-                    self._ended,
-                    timeout=WRITE_THROUGH_SETTLE,
+                    self._settle_cut_short,
+                    timeout=wait,
                     timeout_summary="confirm the API's write-through",
                 )
+            if not self._quiet_burst or self._settle_cut_short() or self._acted_at is None:
+                return
+            # One timer per WRITE_THROUGH_SETTLE while actions keep coming, never one per
+            # action (restarting a timer is two more commands and events for each); and none
+            # for the last moments of a burst that is over (actions a few ms apart).
+            now = self._now()
+            until = min(self._acted_at + WRITE_THROUGH_SETTLE, began + WRITE_THROUGH_SETTLE_LONGEST)
+            if until - now < WRITE_THROUGH_SETTLE / 4:
+                return
+            wait = until - now
+
+    def _settle_cut_short(self) -> bool:
+        """The project ended, or (QUIET_BURST_PATCH) something other than an action added to
+        its history, which no API writes through."""
+        if self._quiet_burst and self._state.seq != self._acted_seq:
+            return True
+        return self._ended()
 
     def _ended(self) -> bool:
         return self._state.state in PROJECT_FINAL_STATES
@@ -396,6 +427,7 @@ class ProjectWorkflow:
             # The main loop publishes (search attributes, details) and projects after the
             # settle: one visibility write per burst of actions, not one per action.
             self._acted_seq = self._state.seq
+            self._acted_at = now
         else:  # histories recorded before the patch published and projected every action
             self._publish()
             await self._project_at_once()

@@ -8,6 +8,7 @@ files next to the old ones: old histories must keep replaying, which is the whol
 from __future__ import annotations
 
 import asyncio
+import string
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -142,6 +143,17 @@ async def _write_runs(
     return written
 
 
+def free_prefix(day: str) -> str:
+    """`day-`, or `dayb-`, `dayc-`, ... if files of that day are stored already: a second
+    recording on one day (after a second patch) must not overwrite the first, whose runs are
+    what workflows started in between still replay."""
+    for letter in ("", *string.ascii_lowercase[1:]):
+        prefix = f"{day}{letter}-"
+        if not any(HISTORIES.glob(f"{prefix}*.json")):
+            return prefix
+    raise RuntimeError(f"no free history prefix left for {day}")
+
+
 def main() -> None:
     """`python -m tests.workflows.record_histories [SCENARIO ...]`: all scenarios, or those named
     (`fiscal` for the fiscal-year ones; a new scenario can be recorded without rewriting today's
@@ -150,7 +162,7 @@ def main() -> None:
     import sys
 
     HISTORIES.mkdir(exist_ok=True)
-    prefix = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-")
+    prefix = free_prefix(datetime.datetime.now(datetime.UTC).strftime("%Y%m%d"))
     only = frozenset(sys.argv[1:]) or None
     for _path in asyncio.run(record(prefix, only)):
         pass

@@ -1,0 +1,136 @@
+"""When a project's workflow confirms the API's write-through of its actions (QUIET_BURST_PATCH).
+
+The confirmation is one projection activity (and one visibility write) for a whole burst of
+actions on the project, WRITE_THROUGH_SETTLE after its last action; a stream that never pauses
+is confirmed WRITE_THROUGH_SETTLE_LONGEST after it began; what no action made is projected at
+once. Each is read off the workflow's history on the time-skipping test server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.testing import WorkflowEnvironment
+
+from activities.projection import PROJECT_SNAPSHOT
+from models.fiscal_notice import FISCAL_NOTICE_SIGNAL, FiscalNotice, FiscalPhase
+from tests.workflows import scenarios
+from workflows.project import (
+    WRITE_THROUGH_SETTLE,
+    WRITE_THROUGH_SETTLE_LONGEST,
+    ProjectWorkflow,
+)
+
+SETTLE_TIMER = "confirm the API's write-through"
+
+
+async def _events(s: scenarios.Scenario) -> list[HistoryEvent]:
+    return [e async for e in s.handle.fetch_history_events()]
+
+
+async def _confirmations(s: scenarios.Scenario) -> int:
+    """Projection activities the workflow has scheduled so far."""
+    return sum(
+        1
+        for e in await _events(s)
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name == PROJECT_SNAPSHOT
+    )
+
+
+async def _projected(s: scenarios.Scenario) -> None:
+    """Until the read model holds every history entry (the activity runs in real time)."""
+    async with asyncio.timeout(30):
+        while await s.handle.query(ProjectWorkflow.unprojected):  # noqa: ASYNC110  (a query is the only way to ask)
+            await asyncio.sleep(0.05)
+
+
+async def _act_every_second(s: scenarios.Scenario, count: int) -> None:
+    for i in range(count):
+        await s.act("suspend_funding" if i % 2 == 0 else "resume_funding", {"reason": "测试"})
+        await s.env.sleep(timedelta(seconds=1))
+
+
+async def test_a_burst_is_confirmed_once_after_its_last_action(
+    time_skipping_env: WorkflowEnvironment, sqlite_url: str
+) -> None:
+    env = time_skipping_env
+    async with scenarios.running_worker(env.client, sqlite_url) as (task_queue, _engine):
+        s = await scenarios.start_project(env, task_queue, "TS-BURST")
+        await s.act("submit")
+        await s.settled()
+        await _projected(s)
+        before = await _confirmations(s)
+
+        # Six actions a second apart: three times the settle, never a pause as long as it.
+        burst = 6
+        assert timedelta(seconds=burst) > 2 * WRITE_THROUGH_SETTLE
+        await _act_every_second(s, burst)
+        assert await _confirmations(s) == before
+        assert await s.handle.query(ProjectWorkflow.unprojected) == burst
+
+        await s.settled()
+        await _projected(s)
+        assert await _confirmations(s) == before + 1
+
+
+async def test_a_stream_without_a_pause_is_confirmed_within_the_longest_settle(
+    time_skipping_env: WorkflowEnvironment, sqlite_url: str
+) -> None:
+    env = time_skipping_env
+    async with scenarios.running_worker(env.client, sqlite_url) as (task_queue, _engine):
+        s = await scenarios.start_project(env, task_queue, "TS-STREAM")
+        await s.act("submit")
+        await s.settled()
+        await _projected(s)
+        before = await _confirmations(s)
+
+        stream = int(WRITE_THROUGH_SETTLE_LONGEST.total_seconds()) + 3
+        await _act_every_second(s, stream)
+        # Confirmed once when the stream had lasted the longest settle, not before, not again.
+        assert await _confirmations(s) == before + 1
+
+        await s.settled()
+        await _projected(s)
+        assert await _confirmations(s) == before + 2
+
+
+async def test_an_entry_no_action_made_ends_the_settle(
+    time_skipping_env: WorkflowEnvironment, sqlite_url: str
+) -> None:
+    env = time_skipping_env
+    async with scenarios.running_worker(env.client, sqlite_url) as (task_queue, _engine):
+        s = await scenarios.start_project(env, task_queue, "TS-CUT")
+        await s.act("submit")
+        await s.settled()
+        await _projected(s)
+        year = await scenarios.next_year(env)
+
+        await s.act("suspend_funding", {"reason": "测试"})
+        notice = FiscalNotice(
+            phase=FiscalPhase.BUDGET_PREPARATION, fiscal_year=year, issued_at=datetime.now(UTC)
+        )
+        await s.handle.signal(FISCAL_NOTICE_SIGNAL, notice)
+        await _projected(s)  # no API writes the notice's entry: the workflow projects it
+
+        # The settle's timer was cancelled by the entry, not left to fire.
+        events = await _events(s)
+        settles = {
+            e.event_id
+            for e in events
+            if e.HasField("timer_started_event_attributes")
+            and e.user_metadata.summary.data.decode().strip('"') == SETTLE_TIMER
+        }
+        last = max(settles)
+        assert any(
+            e.HasField("timer_canceled_event_attributes")
+            and e.timer_canceled_event_attributes.started_event_id == last
+            for e in events
+        )
+        assert not any(
+            e.HasField("timer_fired_event_attributes")
+            and e.timer_fired_event_attributes.started_event_id == last
+            for e in events
+        )
