@@ -71,11 +71,12 @@ class ProjectView(BaseModel):
 # that never happened (an API that died after the update, a database that was down).
 WRITE_THROUGH_PATCH = "projection-write-through"
 WRITE_THROUGH_SETTLE = timedelta(seconds=2)
-# Since this patch the confirmation waits for the burst to end: WRITE_THROUGH_SETTLE after its
-# last action, not its first (before, a stream of actions on one project was confirmed every
-# WRITE_THROUGH_SETTLE: an activity, a visibility write and a projection write each time). A
-# stream that never pauses is still confirmed WRITE_THROUGH_SETTLE_LONGEST after it began, and
-# an entry no action made (a clock event, a signal) ends the wait, as it needs projecting.
+# Since this patch the confirmation waits for the burst to end (before, a stream of actions on
+# one project was confirmed every WRITE_THROUGH_SETTLE: an activity, a visibility write and a
+# projection write each time). The settle is WRITE_THROUGH_SETTLE; while actions keep coming it
+# is extended, each time by twice as long as the last, and at most WRITE_THROUGH_SETTLE_LONGEST
+# after the burst began the burst is confirmed anyway. An entry no action made (a clock event,
+# a signal) ends the wait at once, as it needs projecting.
 QUIET_BURST_PATCH = "projection-after-quiet-burst"
 WRITE_THROUGH_SETTLE_LONGEST = timedelta(seconds=30)
 
@@ -244,14 +245,16 @@ class ProjectWorkflow:
                 )
             if not self._quiet_burst or self._settle_cut_short() or self._acted_at is None:
                 return
-            # One timer per WRITE_THROUGH_SETTLE while actions keep coming, never one per
-            # action (restarting a timer is two more commands and events for each); and none
-            # for the last moments of a burst that is over (actions a few ms apart).
+            # While actions keep coming, wait twice as long each time (2, 4, 8, 16 s): a long
+            # burst costs the server a few workflow tasks, never one per action (restarting a
+            # timer would be two more commands and events for each). No timer either for the
+            # last moments of a burst that is over (actions a few ms apart).
             now = self._now()
-            until = min(self._acted_at + WRITE_THROUGH_SETTLE, began + WRITE_THROUGH_SETTLE_LONGEST)
-            if until - now < WRITE_THROUGH_SETTLE / 4:
+            left = began + WRITE_THROUGH_SETTLE_LONGEST - now
+            quiet_in = self._acted_at + WRITE_THROUGH_SETTLE - now
+            if min(left, quiet_in) < WRITE_THROUGH_SETTLE / 4:
                 return
-            wait = until - now
+            wait = min(max(quiet_in, 2 * wait), left)
 
     def _settle_cut_short(self) -> bool:
         """The project ended, or (QUIET_BURST_PATCH) something other than an action added to
