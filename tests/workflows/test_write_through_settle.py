@@ -46,6 +46,17 @@ async def _projected(s: scenarios.Scenario) -> None:
             await asyncio.sleep(0.05)
 
 
+async def _submitted_and_confirmed(
+    env: WorkflowEnvironment, task_queue: str, code: str
+) -> tuple[scenarios.Scenario, int]:
+    """A submitted project whose submission is confirmed, and its confirmations so far."""
+    s = await scenarios.start_project(env, task_queue, code)
+    await s.act("submit")
+    await s.settled()
+    await _projected(s)
+    return s, await _confirmations(s)
+
+
 async def _act_every_second(s: scenarios.Scenario, count: int) -> None:
     for i in range(count):
         await s.act("suspend_funding" if i % 2 == 0 else "resume_funding", {"reason": "测试"})
@@ -57,11 +68,7 @@ async def test_a_burst_is_confirmed_once_after_it_pauses(
 ) -> None:
     env = time_skipping_env
     async with scenarios.running_worker(env.client, sqlite_url) as (task_queue, _engine):
-        s = await scenarios.start_project(env, task_queue, "TS-BURST")
-        await s.act("submit")
-        await s.settled()
-        await _projected(s)
-        before = await _confirmations(s)
+        s, before = await _submitted_and_confirmed(env, task_queue, "TS-BURST")
 
         # Six actions a second apart: three times the settle, never a pause as long as it.
         burst = 6
@@ -80,11 +87,7 @@ async def test_a_stream_without_a_pause_is_confirmed_within_the_longest_settle(
 ) -> None:
     env = time_skipping_env
     async with scenarios.running_worker(env.client, sqlite_url) as (task_queue, _engine):
-        s = await scenarios.start_project(env, task_queue, "TS-STREAM")
-        await s.act("submit")
-        await s.settled()
-        await _projected(s)
-        before = await _confirmations(s)
+        s, before = await _submitted_and_confirmed(env, task_queue, "TS-STREAM")
 
         stream = int(WRITE_THROUGH_SETTLE_LONGEST.total_seconds()) + 3
         await _act_every_second(s, stream)
