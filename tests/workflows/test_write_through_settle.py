@@ -104,10 +104,7 @@ async def test_an_entry_no_action_made_ends_the_settle(
 ) -> None:
     env = time_skipping_env
     async with scenarios.running_worker(env.client, sqlite_url) as (task_queue, _engine):
-        s = await scenarios.start_project(env, task_queue, "TS-CUT")
-        await s.act("submit")
-        await s.settled()
-        await _projected(s)
+        s, _ = await _submitted_and_confirmed(env, task_queue, "TS-CUT")
         year = await scenarios.next_year(env)
 
         await s.act("suspend_funding", {"reason": "测试"})
