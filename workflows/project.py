@@ -79,6 +79,13 @@ WRITE_THROUGH_SETTLE = timedelta(seconds=2)
 # a signal) ends the wait at once, as it needs projecting.
 QUIET_BURST_PATCH = "projection-after-quiet-burst"
 WRITE_THROUGH_SETTLE_LONGEST = timedelta(seconds=30)
+# Since this patch no timer is cancelled that may be firing: a settle cut short is left to
+# fire (a no-op wake), and a run that closes leaves its alarm pending (the server drops the
+# timers of a closed run). Cancelling a timer that fired while the task that cancels it was
+# with the worker is legal on a real server, but the time-skipping test server refuses that
+# completion and never sends the task again (temporalio/sdk-java#3088): a loaded simulator
+# (an action that ended a project 2 s after the one before it) stranded its workflow there.
+SETTLE_TIMER_PATCH = "timers-left-to-fire"
 
 
 def workflow_id(code: str) -> str:
@@ -103,6 +110,8 @@ class ProjectWorkflow:
         self._acted_seq = 0  # the last history seq an action wrote (and the API writes through)
         self._write_through = False  # WRITE_THROUGH_PATCH holds for this run (see _writes_through)
         self._quiet_burst = False  # QUIET_BURST_PATCH holds for this run
+        self._timers_left = False  # SETTLE_TIMER_PATCH holds for this run
+        self._settle_timer: asyncio.Task[None] | None = None
         self._acted_at: datetime | None = None  # business time of the last action (ditto)
         # Entries up to here are counted in `perfbudget_escalations_total` (by the run before
         # this one, which projected them all before it continued as new).
@@ -116,6 +125,7 @@ class ProjectWorkflow:
     async def run(self, inp: ProjectWorkflowInput) -> ProjectState:
         self._writes_through()
         self._quiet_burst = workflow.patched(QUIET_BURST_PATCH)
+        self._timers_left = workflow.patched(SETTLE_TIMER_PATCH)
         while True:
             await self._let_the_api_write()
             self._lifecycle.advance_clock(self._now(), SYSTEM_ACTOR)
@@ -178,7 +188,8 @@ class ProjectWorkflow:
         self._alarm = asyncio.create_task(self._ring(wake_at))
 
     def _disarm(self) -> None:
-        if self._alarm is not None:
+        """Before the run closes: the alarm is dropped with the run (SETTLE_TIMER_PATCH)."""
+        if self._alarm is not None and not self._timers_left:
             self._alarm.cancel()
 
     async def _ring(self, wake_at: datetime) -> None:
@@ -237,12 +248,7 @@ class ProjectWorkflow:
         wait = WRITE_THROUGH_SETTLE
         while True:
             # An action that ends the project cuts the wait short: its workflow closes.
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    self._settle_cut_short,
-                    timeout=wait,
-                    timeout_summary="confirm the API's write-through",
-                )
+            await self._settle(wait)
             if not self._quiet_burst or self._settle_cut_short() or self._acted_at is None:
                 return
             # While actions keep coming, wait twice as long each time (2, 4, 8, 16 s): a long
@@ -255,6 +261,19 @@ class ProjectWorkflow:
             if min(left, quiet_in) < WRITE_THROUGH_SETTLE / 4:
                 return
             wait = min(max(quiet_in, 2 * wait), left)
+
+    async def _settle(self, wait: timedelta) -> None:
+        """Wait `wait`, or less if the settle is cut short (see `_settle_cut_short`)."""
+        summary = "confirm the API's write-through"
+        if not self._timers_left:
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    self._settle_cut_short, timeout=wait, timeout_summary=summary
+                )
+            return
+        # Held until it fires: a settle cut short leaves its timer to fire as a no-op wake.
+        self._settle_timer = timer = asyncio.create_task(workflow.sleep(wait, summary=summary))
+        await workflow.wait_condition(lambda: timer.done() or self._settle_cut_short())
 
     def _settle_cut_short(self) -> bool:
         """The project ended, or (QUIET_BURST_PATCH) something other than an action added to

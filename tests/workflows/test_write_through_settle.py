@@ -2,7 +2,9 @@
 
 The confirmation is one projection activity (and one visibility write) for a whole burst of
 actions on the project, once it has paused; a stream that never pauses is confirmed
-WRITE_THROUGH_SETTLE_LONGEST after it began; what no action made is projected at once. Each is read off the workflow's history on the time-skipping test server.
+WRITE_THROUGH_SETTLE_LONGEST after it began; what no action made is projected at once; and a
+run that closes cancels no timer (SETTLE_TIMER_PATCH). Each is read off the workflow's history
+on the time-skipping test server.
 """
 
 from __future__ import annotations
@@ -114,22 +116,52 @@ async def test_an_entry_no_action_made_ends_the_settle(
         await s.handle.signal(FISCAL_NOTICE_SIGNAL, notice)
         await _projected(s)  # no API writes the notice's entry: the workflow projects it
 
-        # The settle's timer was cancelled by the entry, not left to fire.
+        # The entry ended the settle: its projection was scheduled before the settle's timer
+        # fired (since SETTLE_TIMER_PATCH the timer is left to fire, as a no-op wake).
         events = await _events(s)
-        settles = {
+        last = max(_settle_timers(events))
+        projection = min(
             e.event_id
             for e in events
-            if e.HasField("timer_started_event_attributes")
-            and e.user_metadata.summary.data.decode().strip('"') == SETTLE_TIMER
-        }
-        last = max(settles)
-        assert any(
-            e.HasField("timer_canceled_event_attributes")
-            and e.timer_canceled_event_attributes.started_event_id == last
-            for e in events
+            if e.event_id > last
+            and e.HasField("activity_task_scheduled_event_attributes")
+            and e.activity_task_scheduled_event_attributes.activity_type.name == PROJECT_SNAPSHOT
         )
-        assert not any(
-            e.HasField("timer_fired_event_attributes")
+        fired = [
+            e.event_id
+            for e in events
+            if e.HasField("timer_fired_event_attributes")
             and e.timer_fired_event_attributes.started_event_id == last
-            for e in events
-        )
+        ]
+        assert all(f > projection for f in fired)
+
+
+async def test_a_closing_run_cancels_no_timer(
+    time_skipping_env: WorkflowEnvironment, sqlite_url: str
+) -> None:
+    """An action that ends the project 1 s after another (a settle running, the alarm set):
+    the run closes with both timers pending and no CancelTimer command (SETTLE_TIMER_PATCH).
+    The time-skipping server strands a task whose completion cancels a timer that fired
+    meanwhile (temporalio/sdk-java#3088); a run that never cancels cannot meet it."""
+    env = time_skipping_env
+    async with scenarios.running_worker(env.client, sqlite_url) as (task_queue, _engine):
+        s, _ = await _submitted_and_confirmed(env, task_queue, "TS-CLOSE")
+        await s.act("suspend_funding", {"reason": "测试"})
+        await env.sleep(timedelta(seconds=1))
+        await s.act("exit", {"reason": "cancelled", "comment": "测试结束"})
+        closed = await s.handle.result()
+
+        events = await _events(s)
+        assert closed.state == "exited"
+        assert _settle_timers(events)
+        assert not [e for e in events if e.HasField("timer_canceled_event_attributes")]
+
+
+def _settle_timers(events: list[HistoryEvent]) -> set[int]:
+    """The event ids of the settle's timers."""
+    return {
+        e.event_id
+        for e in events
+        if e.HasField("timer_started_event_attributes")
+        and e.user_metadata.summary.data.decode().strip('"') == SETTLE_TIMER
+    }
