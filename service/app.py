@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
 from service.db import open_db
+from service.gc_tuning import settle_heap
 from service.logging import configure_logging
 from service.metrics import RecordRequestMetrics
 from service.problems import TrackedSend, install_problem_handlers, problem_response
@@ -283,6 +284,7 @@ def create_app(
         app.state.engine = engine
         # A client passed in belongs to the caller; one we connect lives as long as the app.
         app.state.temporal_client = temporal_client or await connect_client(settings)
+        settle_heap(settings.gc_young_threshold)
         log.info(
             "api_started",
             environment=settings.environment,

@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     # largest legitimate body (goals with 200 indicators) stays well under 1 MiB.
     max_body_bytes: int = Field(default=1_048_576, ge=1)
 
+    # The cyclic garbage collector's youngest-generation threshold (Python's default: 700),
+    # set at start-up after what is loaded is frozen (`service.gc_tuning`); 0 leaves both alone.
+    gc_young_threshold: int = Field(default=10_000, ge=0)
+
     # Origins a browser may call the API from (`["https://pb.example.gov.cn"]`, JSON in the
     # environment). Empty: no CORS headers at all, so only same-origin pages can read answers.
     # Each must be scheme://host[:port] as browsers send it: an entry with a path or a trailing

@@ -18,6 +18,7 @@ from activities.department_projection import DepartmentProjectionActivities
 from activities.fiscal_year import FiscalYearActivities
 from activities.notifications import NotificationActivities
 from activities.projection import ProjectionActivities
+from service.gc_tuning import settle_heap
 from service.outbox_sweep import sweep_outbox
 from service.schedules import ensure_fiscal_year_schedule
 from service.settings import Settings
@@ -116,6 +117,7 @@ async def run_worker(*, settings: Settings, client: Client, stop: asyncio.Event)
             executor=executor,
             settings=settings,
         )
+        settle_heap(settings.gc_young_threshold)
         sweeper = asyncio.create_task(sweep_outbox(engine, settings, stop))
         try:
             async with worker:
