@@ -8,6 +8,7 @@ environment or opens global connections, so a test builds an app with its own of
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -53,12 +54,16 @@ async def get_engine(request: Request) -> Engine:
     return _engine_of(request)
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
-    """A session per request; service functions commit their own changes.
+@asynccontextmanager
+async def request_session(request: Request) -> AsyncIterator[Session]:
+    """A session for one request; service functions commit their own changes.
 
     Opening a session touches no database (it connects on first use). Closing one that holds
     a transaction rolls it back over the connection, so that happens in the thread pool; a
     session whose work was committed or closed already closes at once.
+
+    Routes take it through `SessionDep`; the action route, the hottest, opens it itself
+    (FastAPI's resolution of a generator dependency costs more than the session does).
     """
     # expire_on_commit=False: a route returns rows after the service function committed.
     session = Session(_engine_of(request), expire_on_commit=False)
@@ -69,6 +74,11 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
             await run_in_threadpool(session.close)
         else:
             session.close()
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    async with request_session(request) as session:
+        yield session
 
 
 async def get_temporal_client(request: Request) -> Client:
