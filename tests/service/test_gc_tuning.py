@@ -20,7 +20,7 @@ print(json.dumps({"threshold": gc.get_threshold(), "frozen": gc.get_freeze_count
 
 
 def _after(*thresholds: int) -> dict[str, object]:
-    done = subprocess.run(  # noqa: S603  (our interpreter, our probe)
+    done = subprocess.run(
         [sys.executable, "-c", _PROBE, *map(str, thresholds)],
         capture_output=True,
         text=True,
