@@ -79,12 +79,13 @@ WRITE_THROUGH_SETTLE = timedelta(seconds=2)
 # a signal) ends the wait at once, as it needs projecting.
 QUIET_BURST_PATCH = "projection-after-quiet-burst"
 WRITE_THROUGH_SETTLE_LONGEST = timedelta(seconds=30)
-# Since this patch no timer is cancelled that may be firing: a settle cut short is left to
-# fire (a no-op wake), and a run that closes leaves its alarm pending (the server drops the
-# timers of a closed run). Cancelling a timer that fired while the task that cancels it was
-# with the worker is legal on a real server, but the time-skipping test server refuses that
-# completion and never sends the task again (temporalio/sdk-java#3088): a loaded simulator
-# (an action that ended a project 2 s after the one before it) stranded its workflow there.
+# Since this patch the settle's timer, which runs out while actions keep coming, is never
+# cancelled: a settle cut short is left to fire (a no-op wake); nor is the alarm when a run
+# closes (the server drops a closed run's timers). Cancelling a timer that fired while the
+# task that cancels it was with the worker is legal on a real server, but the time-skipping
+# test server refuses that completion and never sends the task again (temporalio/sdk-java#3088):
+# a loaded simulator (an action that ended a project 2 s after the one before it) stranded its
+# workflow there.
 SETTLE_TIMER_PATCH = "timers-left-to-fire"
 
 
