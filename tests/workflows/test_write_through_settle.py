@@ -31,14 +31,16 @@ async def _events(s: scenarios.Scenario) -> list[HistoryEvent]:
     return [e async for e in s.handle.fetch_history_events()]
 
 
-async def _confirmations(s: scenarios.Scenario) -> int:
-    """Projection activities the workflow has scheduled so far."""
-    return sum(
-        1
-        for e in await _events(s)
-        if e.HasField("activity_task_scheduled_event_attributes")
+def _schedules_projection(e: HistoryEvent) -> bool:
+    return (
+        e.HasField("activity_task_scheduled_event_attributes")
         and e.activity_task_scheduled_event_attributes.activity_type.name == PROJECT_SNAPSHOT
     )
+
+
+async def _confirmations(s: scenarios.Scenario) -> int:
+    """Projection activities the workflow has scheduled so far."""
+    return sum(1 for e in await _events(s) if _schedules_projection(e))
 
 
 async def _projected(s: scenarios.Scenario) -> None:
@@ -121,11 +123,7 @@ async def test_an_entry_no_action_made_ends_the_settle(
         events = await _events(s)
         last = max(_settle_timers(events))
         projection = min(
-            e.event_id
-            for e in events
-            if e.event_id > last
-            and e.HasField("activity_task_scheduled_event_attributes")
-            and e.activity_task_scheduled_event_attributes.activity_type.name == PROJECT_SNAPSHOT
+            e.event_id for e in events if e.event_id > last and _schedules_projection(e)
         )
         fired = [
             e.event_id
