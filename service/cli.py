@@ -71,6 +71,7 @@ def _api_server(settings: Settings, app: FastAPI) -> _ApiServer:
         # SIGTERM lets requests in flight finish, but a client that keeps a connection open
         # must not hold up a rollout (or Ctrl-C) for longer than this.
         timeout_graceful_shutdown=settings.api_graceful_shutdown_seconds,
+        timeout_keep_alive=settings.api_keep_alive_seconds,
     )
     return _ApiServer(config)
 

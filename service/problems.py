@@ -21,6 +21,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.client import RPCTimeoutOrCancelledError
+from temporalio.service import RPCError, RPCStatusCode
 
 PROBLEM_JSON = "application/problem+json"
 # RFC 9457 §4.2.1: "about:blank" means the status code says it all; the title is its phrase.
@@ -31,6 +33,15 @@ INTERNAL_ERROR_DETAIL = "an unexpected error occurred; it has been logged with t
 # and when to try again; never the driver's message (host, port, database name, SQL).
 DATABASE_UNAVAILABLE_DETAIL = "the database cannot be reached for the moment; try again shortly"
 RETRY_AFTER_SECONDS = 5
+# The same for Temporal: out of reach (or shedding load), the request was not taken.
+TEMPORAL_UNAVAILABLE_DETAIL = (
+    "the workflow service cannot be reached for the moment; try again shortly"
+)
+# A call to Temporal that timed out or was cut off may still have been applied.
+OUTCOME_UNKNOWN_DETAIL = (
+    "the workflow service did not answer in time; the request may still apply: "
+    "retry it with the same Idempotency-Key to learn its outcome"
+)
 
 log = structlog.get_logger(__name__)
 
@@ -254,6 +265,34 @@ async def _database_handler(request: Request, exc: Exception) -> ProblemResponse
     return _unavailable_response(exc)
 
 
+# --- Temporal out of reach ---------------------------------------------------------------------
+
+# Statuses that say "not now" (the core SDK has already retried them) rather than a bug.
+_TEMPORAL_UNAVAILABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED})
+# Statuses after which a call may or may not have been applied.
+_TEMPORAL_UNANSWERED = frozenset({RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED})
+
+
+async def _temporal_handler(request: Request, exc: Exception) -> ProblemResponse:
+    """503 while Temporal cannot be reached, 504 when a call's outcome is unknown; a bug else.
+
+    The server's message stays in the log: it can name hosts and workflow ids.
+    """
+    if isinstance(exc, RPCTimeoutOrCancelledError) or (
+        isinstance(exc, RPCError) and exc.status in _TEMPORAL_UNANSWERED
+    ):
+        log.warning("temporal_call_unanswered", error=type(exc).__name__)
+        return problem_response(504, "Outcome unknown", OUTCOME_UNKNOWN_DETAIL)
+    if isinstance(exc, RPCError) and exc.status in _TEMPORAL_UNAVAILABLE:
+        log.warning("temporal_unavailable", status=exc.status.name)
+        return problem_response(
+            503,
+            detail=TEMPORAL_UNAVAILABLE_DETAIL,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    return await _unexpected_handler(request, exc)
+
+
 async def _unexpected_handler(request: Request, exc: Exception) -> ProblemResponse:
     # Only reached if something escapes `CatchUnexpectedErrors` (e.g. a bug in an outer
     # middleware); Starlette re-raises after sending this, so the server logs it too.
@@ -318,5 +357,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     # classes fall through to the 500 of `_unexpected_handler`.
     for unavailable in DATABASE_ERRORS:
         app.add_exception_handler(unavailable, _database_handler)
+    for temporal_error in (RPCError, RPCTimeoutOrCancelledError):
+        app.add_exception_handler(temporal_error, _temporal_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
     app.add_middleware(CatchUnexpectedErrors)

@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     # the worker lets activities in hand finish (workflow tasks are short). Keep the pod's
     # terminationGracePeriodSeconds above both.
     api_graceful_shutdown_seconds: int = Field(default=10, ge=0, le=600)
+    # How long the API keeps an idle client connection open. Longer than the idle timeout of
+    # whatever keeps connections to it (a load balancer's 60 s, a client's pool): the side
+    # that closes second never reuses a connection the other has just closed, which resets a
+    # request in flight. uvicorn's own default is 5 s.
+    api_keep_alive_seconds: int = Field(default=75, ge=1, le=3600)
     worker_graceful_shutdown_seconds: int = Field(default=30, ge=0, le=3600)
 
     # repr=False keeps the secret out of tracebacks and `print(settings)`.

@@ -128,15 +128,6 @@ async def bench_roundtrip(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
                 f"/api/projects/{code}/actions/submit", headers=s.auth("clerk"), json={}
             )
         ).raise_for_status()
-    bare = {
-        queue: [
-            await s.client.start_workflow(
-                BareWorkflow.run, 0, id=f"bare-{uuid.uuid4()}", task_queue=queue
-            )
-            for _ in codes
-        ]
-        for queue in (s.bare_queue, s.unsandboxed_queue)
-    }
 
     async def ours(w: int, i: int) -> None:
         action = "suspend_funding" if i % 2 == 0 else "resume_funding"
@@ -155,6 +146,19 @@ async def bench_roundtrip(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
         handles = [s.client.get_workflow_handle(workflow_id(code)) for code in codes]
         while any([await h.query(ProjectWorkflow.unprojected) for h in handles]):  # noqa: ASYNC110  (a query is the only way to ask)
             await asyncio.sleep(0.2)
+
+    bare = {
+        queue: [
+            await s.client.start_workflow(
+                BareWorkflow.run, 0, id=f"bare-{uuid.uuid4()}", task_queue=queue
+            )
+            for _ in codes
+        ]
+        for queue in (s.bare_queue, s.unsandboxed_queue)
+    }
+    # The filings and submissions above are confirmed a settle later (and their
+    # notifications captured): wait for that here, not in the first timed block.
+    await projected()
 
     def noop(queue: str) -> Timed:
         async def baseline(w: int, i: int) -> None:

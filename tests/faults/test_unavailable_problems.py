@@ -1,4 +1,5 @@
-"""Which database errors are "unavailable" (503 with Retry-After) and which are bugs (500).
+"""Which database and Temporal errors are "unavailable" (503 with Retry-After), which leave
+an outcome unknown (504), and which are bugs (500).
 
 The end-to-end outage is in test_database_unreachable.py (PostgreSQL); this covers every
 driver's shape of the error, on SQLite and without a server.
@@ -17,11 +18,17 @@ import pytest
 import pytest_asyncio
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import exc as sa_exc
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError, RPCStatusCode
 
 from service.app import create_app
 from service.db import init_db
-from service.problems import DATABASE_UNAVAILABLE_DETAIL, INTERNAL_ERROR_DETAIL
+from service.problems import (
+    DATABASE_UNAVAILABLE_DETAIL,
+    INTERNAL_ERROR_DETAIL,
+    OUTCOME_UNKNOWN_DETAIL,
+    TEMPORAL_UNAVAILABLE_DETAIL,
+)
 from service.settings import Settings
 from tests.service.conftest import FakeTemporalClient
 
@@ -71,9 +78,25 @@ BUGS: dict[str, BaseException] = {
 }
 
 
+def _rpc(status: RPCStatusCode) -> RPCError:
+    return RPCError(f"{status.name}: frontend.temporal.internal:7233 {INTERNALS}", status, b"")
+
+
+# Temporal out of reach (the core SDK retried already), a call whose outcome is unknown, and a
+# refusal that is a bug of ours.
+TEMPORAL: dict[str, tuple[BaseException, int, str]] = {
+    "unavailable": (_rpc(RPCStatusCode.UNAVAILABLE), 503, TEMPORAL_UNAVAILABLE_DETAIL),
+    "exhausted": (_rpc(RPCStatusCode.RESOURCE_EXHAUSTED), 503, TEMPORAL_UNAVAILABLE_DETAIL),
+    "update-timeout": (WorkflowUpdateRPCTimeoutOrCancelledError(), 504, OUTCOME_UNKNOWN_DETAIL),
+    "deadline": (_rpc(RPCStatusCode.DEADLINE_EXCEEDED), 504, OUTCOME_UNKNOWN_DETAIL),
+    "cancelled": (_rpc(RPCStatusCode.CANCELLED), 504, OUTCOME_UNKNOWN_DETAIL),
+    "invalid": (_rpc(RPCStatusCode.INVALID_ARGUMENT), 500, INTERNAL_ERROR_DETAIL),
+}
+
+
 @probe.get("/fail/{name}")
 def fail(name: str) -> None:
-    raise (FAILURES | BUGS)[name]
+    raise (FAILURES | BUGS | {k: v[0] for k, v in TEMPORAL.items()})[name]
 
 
 @probe.get("/wrapped")
@@ -129,3 +152,15 @@ async def test_other_database_errors_stay_500(http: httpx.AsyncClient, name: str
 
 async def test_an_error_raised_from_an_outage_is_503(http: httpx.AsyncClient) -> None:
     _assert_problem(await http.get("/probe/wrapped"), 503, DATABASE_UNAVAILABLE_DETAIL)
+
+
+@pytest.mark.parametrize("name", sorted(TEMPORAL))
+async def test_temporal_out_of_reach_or_unanswered(http: httpx.AsyncClient, name: str) -> None:
+    _, status, detail = TEMPORAL[name]
+    response = await http.get(f"/probe/fail/{name}")
+    _assert_problem(response, status, detail)
+    assert "temporal.internal" not in response.text
+    # Only "try again later" says when; an unknown outcome is retried with the same key.
+    assert ("retry-after" in response.headers) is (status == 503)
+    if status == 504:
+        assert response.json()["title"] == "Outcome unknown"
