@@ -85,10 +85,10 @@ class Settings(BaseSettings):
     # the worker lets activities in hand finish (workflow tasks are short). Keep the pod's
     # terminationGracePeriodSeconds above both.
     api_graceful_shutdown_seconds: int = Field(default=10, ge=0, le=600)
-    # How long the API keeps an idle client connection open. Longer than the idle timeout of
-    # whatever keeps connections to it (a load balancer's 60 s, a client's pool): the side
-    # that closes second never reuses a connection the other has just closed, which resets a
-    # request in flight. uvicorn's own default is 5 s.
+    # How long the API keeps an idle client connection open: above the idle timeout of
+    # whatever pools connections to it (a load balancer's 60 s, a client's pool), so that the
+    # pool always closes an idle connection first and never sends a request on one the API is
+    # closing at that moment (the request would be reset). uvicorn's own default is 5 s.
     api_keep_alive_seconds: int = Field(default=75, ge=1, le=3600)
     worker_graceful_shutdown_seconds: int = Field(default=30, ge=0, le=3600)
 

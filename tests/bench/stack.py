@@ -71,8 +71,8 @@ async def stack(database_url: str | None = None) -> AsyncIterator[Stack]:
             log_level="WARNING",
             # No mail server runs beside the bench: sending would be refused and retried with
             # backoff in the background (five tries per message) through the blocks timed
-            # after it. Captured, a delivery is one UPDATE, as cheap as a working server's
-            # hand-off is to the API (deliveries are the worker's background work).
+            # after it. Captured, a delivery is one UPDATE: the bench times actions, and
+            # mailing about them is the worker's background work after them.
             notification_mode="capture",
         )
         engine = init_db(settings)
