@@ -4,7 +4,6 @@ serves it (uvicorn's own 5 s closed a pooled connection just as a client reused 
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 from typing import cast
 
@@ -15,16 +14,10 @@ from service.app import create_app
 from service.cli import _api_server
 from service.db import init_db
 from service.settings import Settings
+from tests.faults.support import free_port
 from tests.service.conftest import FakeTemporalClient
 
 REQUEST = b"GET /livez HTTP/1.1\r\nHost: api\r\n\r\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def _answers_after_idle(tmp_path: Path, keep_alive: int, idle: float) -> bool:
@@ -32,7 +25,7 @@ async def _answers_after_idle(tmp_path: Path, keep_alive: int, idle: float) -> b
     settings = Settings(
         environment="test",
         database_url=f"sqlite:///{tmp_path / 'api.db'}",
-        api_port=_free_port(),
+        api_port=free_port(),
         api_keep_alive_seconds=keep_alive,
         log_format="json",
     )
