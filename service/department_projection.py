@@ -19,11 +19,11 @@ from sqlmodel import Session, col
 
 from models.department_state import DepartmentYearState
 from models.department_tables import DepartmentHistoryRow, DepartmentYearRow
-from models.notification_tables import Notification, Recipient
+from models.notification_tables import Recipient
 from models.notify import Audience
 from models.project_state import HistoryEntry
 from service.audit import AuditReport, Record, chain, verify_chains
-from service.notifications import PER_DEPARTMENT_DESKS
+from service.notifications import PER_DEPARTMENT_DESKS, insert_outbox
 from service.write_retry import commit_retrying_conflicts
 
 
@@ -151,7 +151,8 @@ def _reaches(recipient: Recipient, audience: Audience, department: str, event: s
 
 
 def _enqueue(session: Session, year: DepartmentYearState, entries: Sequence[HistoryEntry]) -> int:
-    """Outbox rows for the entries that name audiences (the project outbox's rules)."""
+    """Outbox rows for the entries that name audiences (the project outbox's rules); how many
+    are new."""
     if not any(e.notify for e in entries):
         return 0
     department, fiscal_year = year.info.department, year.info.fiscal_year
@@ -198,15 +199,7 @@ def _enqueue(session: Session, year: DepartmentYearState, entries: Sequence[Hist
                         "created_at": now,
                     },
                 )
-    if not rows:
-        return 0
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(Notification)
-        .values(list(rows.values()))
-        .on_conflict_do_nothing(index_elements=["key"])
-    )
-    return len(rows)
+    return insert_outbox(session.connection(), list(rows.values()))
 
 
 def history_of(

@@ -32,7 +32,7 @@ from typing import Any, Final, Protocol, TypeVar, cast
 import httpx
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import CursorResult, Table, bindparam, func, update
+from sqlalchemy import Connection, CursorResult, Table, bindparam, func, update
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -508,15 +508,21 @@ def enqueue(session: Session, *, project: ProjectState, entries: Sequence[Histor
                         "created_at": now,
                     },
                 )
-    if not rows:
-        return 0
-    result = cast(
-        CursorResult[Any], db.execute(_INSERT_OUTBOX[db.dialect.name], list(rows.values()))
-    )
-    added = max(result.rowcount, 0)
+    added = insert_outbox(db, list(rows.values()))
     if added:
         log.info("notifications_enqueued", project_code=code, count=added)
     return added
+
+
+def insert_outbox(db: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """Queue outbox rows in the caller's transaction, each once by its key; how many are new.
+
+    Shared by the projects' and the departments' projections.
+    """
+    if not rows:
+        return 0
+    result = cast(CursorResult[Any], db.execute(_INSERT_OUTBOX[db.dialect.name], list(rows)))
+    return max(result.rowcount, 0)
 
 
 def get_notification(*, session: Session, notification_id: int) -> Notification:
