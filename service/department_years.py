@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -52,7 +52,7 @@ from service.act_refusals import rejection_problem
 from service.amounts import Amount
 from service.auth import Principal
 from service.department_projection import apply_department_snapshot, history_of
-from service.problems import Problem, validation_errors
+from service.problems import RETRY_AFTER_SECONDS, Problem, validation_errors
 from service.settings import Settings
 from workflows import search_attributes as sa
 from workflows.department import (
@@ -396,12 +396,11 @@ async def _act(
     request = DepartmentActRequest(action=action, payload=payload, actor=_actor(principal))
     handle = client.get_workflow_handle(department_workflow_id(code, fiscal_year))
     try:
-        outcome = await asyncio.wait_for(
-            handle.execute_update(
+        # A timeout scope, not `wait_for`, which runs the call in a task of its own.
+        async with asyncio.timeout(UPDATE_TIMEOUT_SECONDS):
+            outcome = await handle.execute_update(
                 DepartmentYearWorkflow.act, request, id=idempotency_key or str(uuid.uuid4())
-            ),
-            timeout=UPDATE_TIMEOUT_SECONDS,
-        )
+            )
     except WorkflowUpdateFailedError as failed:
         raise rejection_problem(failed.cause, action, workflow="department workflow") from None
     except RPCError as error:
@@ -624,14 +623,26 @@ async def send_notices(
             handle = client.get_workflow_handle(
                 department_workflow_id(laggard.department, fiscal_year)
             )
-            outcome = await asyncio.wait_for(
-                handle.execute_update(DepartmentYearWorkflow.notify_assessment, request),
-                timeout=UPDATE_TIMEOUT_SECONDS,
-            )
-        except (WorkflowAlreadyStartedError, WorkflowUpdateFailedError, RPCError):
+            async with asyncio.timeout(UPDATE_TIMEOUT_SECONDS):
+                outcome = await handle.execute_update(
+                    DepartmentYearWorkflow.notify_assessment, request
+                )
+        except (WorkflowAlreadyStartedError, WorkflowUpdateFailedError):
             skipped.append(laggard.department)  # its year is closed: nothing to record in
             continue
-        except TimeoutError:
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:  # its year's workflow has ended
+                skipped.append(laggard.department)
+                continue
+            # Temporal out of reach is not a closed year: say so, and who has their notice.
+            raise Problem(
+                status=503,
+                detail=f"the workflow service cannot be reached for the moment; the notice to "
+                f"{laggard.department} was not sent; notified so far: "
+                f"{', '.join(notified) or 'none'} (sending again notifies them again)",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            ) from None
+        except (TimeoutError, RPCTimeoutOrCancelledError):
             raise Problem(
                 status=504,
                 title="Outcome unknown",

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import col, select
+from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 from models.notification_tables import Notification, Recipient
 from service.db import session_scope
@@ -19,6 +21,7 @@ from service.users import add_user
 from tests import department_factories as df
 from tests import factories as f
 from tests.api.conftest import PASSWORD, Api
+from workflows.department import DepartmentYearWorkflow
 
 CST = timezone(timedelta(hours=8))
 
@@ -263,6 +266,40 @@ async def test_department_year_goals_budget_history_and_assessment_notice(api: A
         await api.get(f"/api/departments/{department}/years/{assessment_year}/history", "fin")
     ).json()
     assert [h["action"] for h in history] == ["open", "assessment_notice"]
+
+
+async def test_assessment_notices_stop_with_503_when_temporal_is_out_of_reach(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Temporal out of reach is not a closed year: the notices stop with 503 and say who has
+    theirs, instead of answering 200 with the laggard listed as skipped."""
+    department, clerk = await _department(api)
+    year = _this_year() + 1
+    assert (
+        await api.post(f"/api/departments/{department}/years", clerk, {"fiscal_year": year})
+    ).status_code == 201
+    assessment_year = _this_year()
+    ranking = (await api.get(f"/api/departments/assessment/{assessment_year}", "fin")).json()
+    assert department in [r["department"] for r in ranking["ranking"] if r["laggard"]]
+
+    reach = WorkflowHandle.execute_update
+
+    async def unreachable(self: WorkflowHandle[Any, Any], update: Any, *a: Any, **k: Any) -> Any:
+        if update is DepartmentYearWorkflow.notify_assessment:
+            raise RPCError("tcp connect error", RPCStatusCode.UNAVAILABLE, b"")
+        return await reach(self, update, *a, **k)
+
+    monkeypatch.setattr(WorkflowHandle, "execute_update", unreachable)
+    sent = await api.post(f"/api/departments/assessment/{assessment_year}/notices", "fin")
+    assert sent.status_code == 503, sent.text
+    assert sent.headers["content-type"] == "application/problem+json"
+    assert int(sent.headers["retry-after"]) > 0
+    assert "was not sent; notified so far" in sent.json()["detail"]
+    with session_scope(api.settings) as session:
+        queued = session.exec(
+            select(Notification).where(col(Notification.project_code) == department)
+        ).all()
+    assert queued == []
 
 
 async def test_department_years_rebuild_from_their_workflows(api: Api) -> None:
