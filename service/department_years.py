@@ -52,7 +52,13 @@ from service.act_refusals import rejection_problem
 from service.amounts import Amount
 from service.auth import Principal
 from service.department_projection import apply_department_snapshot, history_of
-from service.problems import RETRY_AFTER_SECONDS, Problem, validation_errors
+from service.problems import (
+    OUTCOME_UNKNOWN_DETAIL,
+    RETRY_AFTER_SECONDS,
+    TEMPORAL_UNAVAILABLE_DETAIL,
+    Problem,
+    validation_errors,
+)
 from service.settings import Settings
 from workflows import search_attributes as sa
 from workflows.department import (
@@ -412,12 +418,7 @@ async def _act(
             ) from None
         raise
     except TimeoutError:
-        raise Problem(
-            status=504,
-            title="Outcome unknown",
-            detail="the department year did not answer in time; retry with the same "
-            "Idempotency-Key",
-        ) from None
+        raise Problem(status=504, title="Outcome unknown", detail=OUTCOME_UNKNOWN_DETAIL) from None
     if not any(e.action == action and e.actor == principal.username for e in outcome.entries):
         raise Problem(
             status=422,
@@ -637,7 +638,7 @@ async def send_notices(
             # Temporal out of reach is not a closed year: say so, and who has their notice.
             raise Problem(
                 status=503,
-                detail=f"the workflow service cannot be reached for the moment; the notice to "
+                detail=f"{TEMPORAL_UNAVAILABLE_DETAIL}; the notice to "
                 f"{laggard.department} was not sent; notified so far: "
                 f"{', '.join(notified) or 'none'} (sending again notifies them again)",
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
