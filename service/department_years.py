@@ -57,6 +57,7 @@ from service.problems import (
     RETRY_AFTER_SECONDS,
     TEMPORAL_UNAVAILABLE_DETAIL,
     Problem,
+    temporal_outcome_unknown,
     validation_errors,
 )
 from service.settings import Settings
@@ -579,6 +580,15 @@ def assessment(*, session: Session, fiscal_year: int, rules: Rules) -> Assessmen
     )
 
 
+def _notice_unconfirmed(department: str, notified: list[str]) -> Problem:
+    return Problem(
+        status=504,
+        title="Outcome unknown",
+        detail=f"the notice to {department} was not confirmed in time; "
+        f"notified so far: {', '.join(notified) or 'none'}",
+    )
+
+
 async def send_notices(
     *,
     session: Session,
@@ -635,6 +645,8 @@ async def send_notices(
             if error.status is RPCStatusCode.NOT_FOUND:  # its year's workflow has ended
                 skipped.append(laggard.department)
                 continue
+            if temporal_outcome_unknown(error):
+                raise _notice_unconfirmed(laggard.department, notified) from None
             # Temporal out of reach is not a closed year: say so, and who has their notice.
             raise Problem(
                 status=503,
@@ -644,12 +656,7 @@ async def send_notices(
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             ) from None
         except (TimeoutError, RPCTimeoutOrCancelledError):
-            raise Problem(
-                status=504,
-                title="Outcome unknown",
-                detail=f"the notice to {laggard.department} was not confirmed in time; "
-                f"notified so far: {', '.join(notified) or 'none'}",
-            ) from None
+            raise _notice_unconfirmed(laggard.department, notified) from None
         await asyncio.to_thread(
             _write_through,
             session,

@@ -273,14 +273,20 @@ _TEMPORAL_UNAVAILABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESO
 _TEMPORAL_UNANSWERED = frozenset({RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED})
 
 
+def temporal_outcome_unknown(error: BaseException) -> bool:
+    """Whether a failed call to Temporal may still have been applied (it timed out or was cut
+    off), rather than refused or never delivered."""
+    return isinstance(error, RPCTimeoutOrCancelledError) or (
+        isinstance(error, RPCError) and error.status in _TEMPORAL_UNANSWERED
+    )
+
+
 async def _temporal_handler(request: Request, exc: Exception) -> ProblemResponse:
     """503 while Temporal cannot be reached, 504 when a call's outcome is unknown; a bug else.
 
     The server's message stays in the log: it can name hosts and workflow ids.
     """
-    if isinstance(exc, RPCTimeoutOrCancelledError) or (
-        isinstance(exc, RPCError) and exc.status in _TEMPORAL_UNANSWERED
-    ):
+    if temporal_outcome_unknown(exc):
         log.warning("temporal_call_unanswered", error=type(exc).__name__)
         return problem_response(504, "Outcome unknown", OUTCOME_UNKNOWN_DETAIL)
     if isinstance(exc, RPCError) and exc.status in _TEMPORAL_UNAVAILABLE:
