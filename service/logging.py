@@ -68,12 +68,23 @@ def configure_logging(settings: Settings) -> None:
         structlog.stdlib.ExtraAdder(allow=("temporal_workflow", "temporal_activity")),
     ]
 
+    # Tracebacks without each frame's local variables (structlog shows them by default): a
+    # frame of the sign-in holds the password, one of the token code the signing secret, and a
+    # worker's holds whole workflow payloads (tens of kilobytes per line).
     final: list[Processor]
     if json:
         # Tracebacks as structured data, so a log search can match on exception type.
-        final = [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+        tracebacks = structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        final = [
+            structlog.processors.ExceptionRenderer(tracebacks),
+            structlog.processors.JSONRenderer(),
+        ]
     else:
-        final = [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
+        final = [
+            structlog.dev.ConsoleRenderer(
+                colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+            )
+        ]
 
     structlog.configure(
         processors=[

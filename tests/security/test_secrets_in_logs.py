@@ -91,3 +91,33 @@ async def test_secrets_never_reach_the_logs(
         if secret in text
     ]
     assert not leaks, leaks
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+async def test_a_traceback_logged_during_sign_in_shows_no_password(
+    light_app: LightApp,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    log_format: str,
+) -> None:
+    """An unexpected error while the password is in hand (the hasher failing) is logged with
+    its traceback, and the traceback names the frames but not their local variables: the
+    sign-in's frames hold the password in plain text."""
+
+    def hasher_fails(password_hash: str, password: str) -> bool:
+        raise RuntimeError("the password hasher failed")
+
+    monkeypatch.setattr("service.users.verify_password", hasher_fails)
+    async with light_app(log_format=log_format) as (_, http):
+        failed = await http.post(
+            "/api/auth/token", data={"username": "fin", "password": WRONG_PASSWORD}
+        )
+        assert failed.status_code == 500
+        assert failed.headers["content-type"] == "application/problem+json"
+    stderr = capsys.readouterr().err
+    # The traceback is there, down to the frame that holds the password.
+    assert "RuntimeError" in stderr
+    assert "the password hasher failed" in stderr
+    assert "authenticate" in stderr
+    assert WRONG_PASSWORD not in stderr
+    assert JWT_SECRET not in stderr
