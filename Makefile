@@ -3,15 +3,19 @@
 
 VENV := .venv
 STAMP := $(VENV)/.perfbudget-installed
+# Every dependency's exact version, as the suite last passed with them (`make lock` refreshes it):
+# a new release of the Temporal SDK can change how workflows replay, and the suite turns any new
+# warning into an error, so neither may arrive unannounced on a fresh machine or in an image.
+LOCK := constraints.txt
 # Newest first; pyenv shims may exist for versions that are not selected, so each candidate is
 # run, not just looked up, before it is chosen.
 PYTHON_CANDIDATES := python3.13 python3.12 python3.11 python3
 
-.PHONY: install run test bench lint histories migration clean
+.PHONY: install lock run test bench lint histories migration clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@if [ ! -x $(VENV)/bin/python ]; then \
 	  py=""; \
 	  for c in $(PYTHON_CANDIDATES); do \
@@ -23,8 +27,18 @@ $(STAMP): pyproject.toml
 	  echo "creating $(VENV) with $$py"; \
 	  $$py -m venv $(VENV); \
 	fi
-	$(VENV)/bin/python -m pip install -e '.[dev]'
+	$(VENV)/bin/python -m pip install -c $(LOCK) -e '.[dev]'
 	@touch $@
+
+# The newest releases pyproject.toml's ranges admit, resolved in a venv of their own and pinned
+# in constraints.txt; then `make test` (and `make histories` if the SDK moved) before committing.
+lock:
+	rm -rf .lock-venv
+	$$( [ -x $(VENV)/bin/python ] && echo $(VENV)/bin/python || echo python3 ) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet '.[dev,helm]'
+	( echo '# Pinned by `make lock` from pyproject.toml (all extras); see the Makefile.'; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^perfbudget' ) > $(LOCK)
+	rm -rf .lock-venv build
 
 run: install
 	$(VENV)/bin/perfbudget up
