@@ -18,7 +18,8 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -363,17 +364,24 @@ async def bench_reads(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
     return summary(*await timed_concurrently(1, args.reads, one))
 
 
-def pg_database() -> str | None:
+@contextmanager
+def pg_database() -> Iterator[str | None]:
+    """A PostgreSQL database of its own for the reads, dropped afterwards (None: no server)."""
     url = os.environ.get("PERFBUDGET_TEST_DATABASE_URL")
     if not url:
-        return None
+        yield None
+        return
     import psycopg
 
     name = f"pbbench_{uuid.uuid4().hex[:8]}"
     admin = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- 5. worker memory with many open project workflows --------------------------------------
@@ -449,9 +457,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         out["reads"] = {}
         async with stack() as s:
             out["reads"]["sqlite"] = await bench_reads(s, args)
-        if (pg := pg_database()) is not None:
-            async with stack(pg) as s:
-                out["reads"]["postgresql"] = await bench_reads(s, args)
+        with pg_database() as pg:
+            if pg is not None:
+                async with stack(pg) as s:
+                    out["reads"]["postgresql"] = await bench_reads(s, args)
         print_section("reads", out["reads"])
     if "memory" in only:
         async with stack() as s:
