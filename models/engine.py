@@ -1,20 +1,22 @@
 """The lifecycle engine: pytransitions machines built from `models.lifecycle`, plus the guards.
 
-One `Lifecycle` wraps one `ProjectState` for one workflow run (never shared: a machine keeps
-references to its models). It answers "what is missing for this action?" with every unmet
+One `Lifecycle` wraps one `ProjectState` for one workflow run; each action is applied by a
+machine built for it and dropped after it (never shared: a machine keeps references to its
+models). It answers "what is missing for this action?" with every unmet
 precondition at once, executes an action when nothing is missing, and says which clock events
 are due. It does no I/O and reads no clock: time comes in as an argument.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from transitions import EventData, Machine
+from transitions import EventData
 
 from models import actions as a
 from models.duties import LABEL_ZH as DUTY_LABEL_ZH
@@ -49,7 +51,7 @@ from models.project_state import (
     entries_after,
 )
 from models.rules import Rules
-from models.state_machines import StateProxy, build_machine, guard_holds
+from models.state_machines import HasState, StateProxy, build_machine, guard_holds
 from models.vocabulary import Role
 
 
@@ -106,8 +108,10 @@ def _machine_transitions(level: Level) -> list[dict[str, Any]]:
     return specs
 
 
-def _build_machine(level: Level) -> Machine:
-    return build_machine(states_of(level), _machine_transitions(level))
+@functools.cache
+def _trigger_transitions(level: Level, action: str) -> tuple[dict[str, Any], ...]:
+    """The arrows of one trigger (pure data and guard functions: shared by every machine)."""
+    return tuple(t for t in _machine_transitions(level) if t["trigger"] == action)
 
 
 @dataclass(frozen=True)
@@ -124,27 +128,19 @@ class Lifecycle:
     def __init__(self, project: ProjectState, rules: Rules) -> None:
         self.project = project
         self.rules = rules
-        # The machines are built on the first action, not here: judging actions (the API's
-        # allowed actions, the update's validator) reads the same transition table directly,
-        # and building two machines would be most of the cost of a project page.
-        self._machines: tuple[Machine, Machine] | None = None
-        self._project_proxy = StateProxy(project)
-        self._cycle_proxies: dict[int, StateProxy] = {}
 
-    def _ready_machines(self) -> tuple[Machine, Machine]:
-        """The project's and the cycles' machines, with the project and its cycles attached."""
-        if self._machines is None:
-            project_machine = _build_machine(Level.PROJECT)
-            project_machine.add_model(self._project_proxy, initial=self.project.state)
-            self._machines = (project_machine, _build_machine(Level.CYCLE))
-            for cycle in self.project.cycles:
-                self._attach(cycle)
-        return self._machines
+    def _moved_by_machine(self, level: Level, action: str, target: HasState) -> StateProxy:
+        """`target` attached to a new machine of `level` with `action`'s arrows only.
 
-    def _attach(self, cycle: Cycle) -> StateProxy:
-        proxy = StateProxy(cycle)
-        self._ready_machines()[1].add_model(proxy, initial=cycle.state)
-        self._cycle_proxies[cycle.fiscal_year] = proxy
+        Built for one action and dropped after it (~30 µs), not kept with the engine: two
+        whole machines with their models were some 700 objects per cached workflow, in the
+        heap that every full collection of the worker walks (seconds each, once a thousand
+        workflows were cached). Judging actions (the API's allowed actions, the update's
+        validator) needs no machine: it reads the same transition table directly.
+        """
+        proxy = StateProxy(target)
+        machine = build_machine(states_of(level), list(_trigger_transitions(level, action)))
+        machine.add_model(proxy, initial=target.state)
         return proxy
 
     # --- asking ---------------------------------------------------------------------------
@@ -290,17 +286,15 @@ class Lifecycle:
             raise ActionRejected(rejection)
         definition = ACTIONS[action]
         target = self._target(definition, payload, None)
-        self._ready_machines()
         if definition.level is Level.PROJECT:
-            proxy = self._project_proxy
+            proxy = self._moved_by_machine(Level.PROJECT, action, self.project)
         else:
             assert target.cycle is not None
             assert target.fiscal_year is not None
-            if target.fiscal_year not in self._cycle_proxies:
+            if self.project.cycle(target.fiscal_year) is None:  # goals create the cycle
                 self.project.cycles.append(target.cycle)
                 self.project.cycles.sort(key=lambda c: c.fiscal_year)
-                self._attach(target.cycle)
-            proxy = self._cycle_proxies[target.fiscal_year]
+            proxy = self._moved_by_machine(Level.CYCLE, action, target.cycle)
         ctx = GuardContext(
             project=self.project,
             fiscal_year=target.fiscal_year,

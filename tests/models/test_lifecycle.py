@@ -377,3 +377,29 @@ def test_finance_adjusted_score_decides_the_grade() -> None:
     assert cycle.grade is Grade.FAIR
     assert cycle.score == Decimal("72.5")
     assert cycle.state == "rectifying"
+
+
+def test_a_cached_engine_keeps_no_machine_between_actions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each action's pytransitions machine is garbage once the action is applied: a worker
+    caches a thousand engines, and every machine one kept (hundreds of objects with its
+    models) was walked by each of the worker's full collections."""
+    import gc
+    import weakref
+
+    import models.engine as engine
+
+    built: list[weakref.ref[Any]] = []
+    real = engine.build_machine
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        machine = real(*args, **kwargs)
+        built.append(weakref.ref(machine))
+        return machine
+
+    monkeypatch.setattr(engine, "build_machine", recording)
+    d = _executing()  # project- and cycle-level actions, clock events among them
+    assert d.state.cycle(2027) is not None
+    assert d.state.cycle(2027).state == "executing"
+    assert len(built) >= 5
+    gc.collect()
+    assert [ref for ref in built if ref() is not None] == []
