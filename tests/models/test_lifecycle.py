@@ -386,20 +386,20 @@ def test_a_cached_engine_keeps_no_machine_between_actions(monkeypatch: pytest.Mo
     import gc
     import weakref
 
-    import models.engine as engine
+    from models.state_machines import build_machine
 
     built: list[weakref.ref[Any]] = []
-    real = engine.build_machine
 
     def recording(*args: Any, **kwargs: Any) -> Any:
-        machine = real(*args, **kwargs)
+        machine = build_machine(*args, **kwargs)
         built.append(weakref.ref(machine))
         return machine
 
-    monkeypatch.setattr(engine, "build_machine", recording)
+    monkeypatch.setattr("models.engine.build_machine", recording)
     d = _executing()  # project- and cycle-level actions, clock events among them
-    assert d.state.cycle(2027) is not None
-    assert d.state.cycle(2027).state == "executing"
+    cycle = d.state.cycle(2027)
+    assert cycle is not None
+    assert cycle.state == "executing"
     assert len(built) >= 5
     gc.collect()
     assert [ref for ref in built if ref() is not None] == []
