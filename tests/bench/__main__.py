@@ -78,6 +78,11 @@ async def timed_concurrently(
 
 
 ROUNDS = 4
+# At concurrency 1 a block of 100 actions lasts seconds, and this machine's disk (under the dev
+# server's database) speeds up and slows down over seconds: four rounds let one slow spell land
+# on one series (per-round p50s moved by 5 ms, the ratio by 0.3 between runs). Blocks of 20
+# actions in 20 rounds spread each spell over all three series.
+ROUNDS_C1 = 20
 
 
 async def compared(
@@ -171,7 +176,8 @@ async def bench_roundtrip(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
     for concurrency in (int(c) for c in args.concurrency.split(",")):
         per = args.roundtrips if concurrency == 1 else max(4, args.roundtrips // 8)
         # Blocks of an even number of actions: each leaves the projects unsuspended.
-        per = max(2 * ROUNDS, per // (2 * ROUNDS) * (2 * ROUNDS))
+        rounds = ROUNDS_C1 if concurrency == 1 else ROUNDS
+        per = max(2 * rounds, per // (2 * rounds) * (2 * rounds))
         timed = await compared(
             concurrency,
             per,
@@ -181,6 +187,7 @@ async def bench_roundtrip(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
                 "bare_update_unsandboxed": noop(s.unsandboxed_queue),
             },
             settle={"perfbudget_http": projected},
+            rounds=rounds,
         )
         mine, base, unsandboxed = (
             timed["perfbudget_http"],
