@@ -53,11 +53,11 @@ from service.amounts import Amount
 from service.auth import Principal
 from service.department_projection import apply_department_snapshot, history_of
 from service.problems import (
-    OUTCOME_UNKNOWN_DETAIL,
-    RETRY_AFTER_SECONDS,
     TEMPORAL_UNAVAILABLE_DETAIL,
     Problem,
+    outcome_unknown,
     temporal_outcome_unknown,
+    temporal_unavailable,
     validation_errors,
 )
 from service.settings import Settings
@@ -419,7 +419,7 @@ async def _act(
             ) from None
         raise
     except TimeoutError:
-        raise Problem(status=504, title="Outcome unknown", detail=OUTCOME_UNKNOWN_DETAIL) from None
+        raise outcome_unknown() from None
     if not any(e.action == action and e.actor == principal.username for e in outcome.entries):
         raise Problem(
             status=422,
@@ -581,11 +581,9 @@ def assessment(*, session: Session, fiscal_year: int, rules: Rules) -> Assessmen
 
 
 def _notice_unconfirmed(department: str, notified: list[str]) -> Problem:
-    return Problem(
-        status=504,
-        title="Outcome unknown",
-        detail=f"the notice to {department} was not confirmed in time; "
-        f"notified so far: {', '.join(notified) or 'none'}",
+    return outcome_unknown(
+        f"the notice to {department} was not confirmed in time; "
+        f"notified so far: {', '.join(notified) or 'none'}"
     )
 
 
@@ -648,12 +646,10 @@ async def send_notices(
             if temporal_outcome_unknown(error):
                 raise _notice_unconfirmed(laggard.department, notified) from None
             # Temporal out of reach is not a closed year: say so, and who has their notice.
-            raise Problem(
-                status=503,
-                detail=f"{TEMPORAL_UNAVAILABLE_DETAIL}; the notice to "
-                f"{laggard.department} was not sent; notified so far: "
-                f"{', '.join(notified) or 'none'} (sending again notifies them again)",
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            raise temporal_unavailable(
+                f"{TEMPORAL_UNAVAILABLE_DETAIL}; the notice to {laggard.department} was not "
+                f"sent; notified so far: {', '.join(notified) or 'none'} "
+                "(sending again notifies them again)"
             ) from None
         except (TimeoutError, RPCTimeoutOrCancelledError):
             raise _notice_unconfirmed(laggard.department, notified) from None

@@ -273,6 +273,16 @@ _TEMPORAL_UNAVAILABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESO
 _TEMPORAL_UNANSWERED = frozenset({RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED})
 
 
+def outcome_unknown(detail: str = OUTCOME_UNKNOWN_DETAIL) -> Problem:
+    """504: a call to Temporal went unanswered in time, and may still apply."""
+    return Problem(status=504, title="Outcome unknown", detail=detail)
+
+
+def temporal_unavailable(detail: str = TEMPORAL_UNAVAILABLE_DETAIL) -> Problem:
+    """503 with Retry-After: Temporal cannot be reached, the request was not taken."""
+    return Problem(status=503, detail=detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def temporal_outcome_unknown(error: BaseException) -> bool:
     """Whether a failed call to Temporal may still have been applied (it timed out or was cut
     off), rather than refused or never delivered."""
@@ -288,14 +298,10 @@ async def _temporal_handler(request: Request, exc: Exception) -> ProblemResponse
     """
     if temporal_outcome_unknown(exc):
         log.warning("temporal_call_unanswered", error=type(exc).__name__)
-        return problem_response(504, "Outcome unknown", OUTCOME_UNKNOWN_DETAIL)
+        return outcome_unknown().response()
     if isinstance(exc, RPCError) and exc.status in _TEMPORAL_UNAVAILABLE:
         log.warning("temporal_unavailable", status=exc.status.name)
-        return problem_response(
-            503,
-            detail=TEMPORAL_UNAVAILABLE_DETAIL,
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+        return temporal_unavailable().response()
     return await _unexpected_handler(request, exc)
 
 

@@ -54,7 +54,7 @@ from service.auth import Principal
 from service.calendar import rules_in_force
 from service.deps import Caller, bind_actor
 from service.metrics import count_rejection
-from service.problems import OUTCOME_UNKNOWN_DETAIL, Problem, validation_errors
+from service.problems import Problem, outcome_unknown, validation_errors
 from service.projection import apply_snapshot
 from service.settings import Settings
 from workflows import search_attributes as sa
@@ -622,7 +622,7 @@ async def take_action(
             raise _closed_project_problem(row, action, payload, acting, in_force) from None
         raise
     except TimeoutError:
-        raise Problem(status=504, title="Outcome unknown", detail=OUTCOME_UNKNOWN_DETAIL) from None
+        raise outcome_unknown() from None
     if not _outcome_of(outcome, request):
         if facts is not None:  # held for a request that did not apply: free it
             await control_reservations.settle(client, facts, confirmed=False, actor=actor)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -15,6 +17,7 @@ from models.guards import GUARDS
 from models.lifecycle import ACTIONS, CYCLE_STATES, PROJECT_STATES, Level
 from models.project_state import Actor, ProjectInfo, ProjectState
 from models.rules import Rules
+from models.state_machines import build_machine
 from models.vocabulary import Grade, Role
 from tests import factories as f
 
@@ -383,11 +386,6 @@ def test_a_cached_engine_keeps_no_machine_between_actions(monkeypatch: pytest.Mo
     """Each action's pytransitions machine is garbage once the action is applied: a worker
     caches a thousand engines, and every machine one kept (hundreds of objects with its
     models) was walked by each of the worker's full collections."""
-    import gc
-    import weakref
-
-    from models.state_machines import build_machine
-
     built: list[weakref.ref[Any]] = []
 
     def recording(*args: Any, **kwargs: Any) -> Any:
