@@ -1,14 +1,16 @@
 """A workflow's refusal of an `act` update as the problem the API answers with: 409 with every
 unmet guard when the lifecycle rejected the action (each counted in
-`perfbudget_actions_rejected_total`), 422 when the body did not fit its action."""
+`perfbudget_actions_rejected_total`), 422 when the body did not fit its action, 503 with
+Retry-After when the workflow's run had taken all the updates it takes (see
+`workflows.project.ROLLOVER_PATCH`)."""
 
 from __future__ import annotations
 
 from temporalio.exceptions import ApplicationError
 
 from service.metrics import count_rejection
-from service.problems import Problem
-from workflows.act_contract import BAD_PAYLOAD, REJECTED
+from service.problems import UPDATE_LIMIT_DETAIL, Problem, temporal_unavailable
+from workflows.act_contract import BAD_PAYLOAD, REJECTED, ROLLING_OVER
 
 
 def rejection_problem(cause: BaseException | None, action: str, *, workflow: str) -> Problem:
@@ -28,4 +30,7 @@ def rejection_problem(cause: BaseException | None, action: str, *, workflow: str
         )
     if isinstance(cause, ApplicationError) and cause.type == BAD_PAYLOAD:
         return Problem(status=422, title="Invalid request body", detail=str(cause.message))
+    if isinstance(cause, ApplicationError) and cause.type == ROLLING_OVER:
+        # Nothing was recorded; the run hands over to a new one within moments.
+        return temporal_unavailable(UPDATE_LIMIT_DETAIL)
     raise RuntimeError(f"{action} failed in the {workflow}") from cause

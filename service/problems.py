@@ -37,6 +37,10 @@ RETRY_AFTER_SECONDS = 5
 TEMPORAL_UNAVAILABLE_DETAIL = (
     "the workflow service cannot be reached for the moment; try again shortly"
 )
+UPDATE_LIMIT_DETAIL = (
+    "this workflow run takes no more requests and is handing over to a new one; nothing was "
+    "recorded, try again shortly"
+)
 # A call to Temporal that timed out or was cut off may still have been applied.
 OUTCOME_UNKNOWN_DETAIL = (
     "the workflow service did not answer in time; the request may still apply: "
@@ -271,6 +275,18 @@ async def _database_handler(request: Request, exc: Exception) -> ProblemResponse
 _TEMPORAL_UNAVAILABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED})
 # Statuses after which a call may or may not have been applied.
 _TEMPORAL_UNANSWERED = frozenset({RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED})
+# How the server refuses an update past its limit per workflow run (2,000): nothing applied,
+# and the run hands over to a new one (`workflows.project.ROLLOVER_PATCH`), which takes it.
+_UPDATE_LIMIT_MESSAGE = "limit on the total number of distinct updates"
+
+
+def update_limit_reached(error: BaseException) -> bool:
+    """Whether Temporal refused an update because the workflow run has taken all it takes."""
+    return (
+        isinstance(error, RPCError)
+        and error.status is RPCStatusCode.FAILED_PRECONDITION
+        and _UPDATE_LIMIT_MESSAGE in error.message
+    )
 
 
 def outcome_unknown(detail: str = OUTCOME_UNKNOWN_DETAIL) -> Problem:
@@ -302,6 +318,9 @@ async def _temporal_handler(request: Request, exc: Exception) -> ProblemResponse
     if isinstance(exc, RPCError) and exc.status in _TEMPORAL_UNAVAILABLE:
         log.warning("temporal_unavailable", status=exc.status.name)
         return temporal_unavailable().response()
+    if update_limit_reached(exc):
+        log.warning("workflow_update_limit_reached")
+        return temporal_unavailable(UPDATE_LIMIT_DETAIL).response()
     return await _unexpected_handler(request, exc)
 
 

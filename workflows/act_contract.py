@@ -1,5 +1,5 @@
 """The `act` update as ProjectWorkflow and DepartmentYearWorkflow both take it: the request, the
-two error types a client tells apart, and the checks made before any guard is judged.
+error types a client tells apart, and the checks made before any guard is judged.
 
 Only names and shapes already carried in stored histories live here: the request's fields and
 the error type strings must not change (tests/workflows/histories replay them).
@@ -19,6 +19,8 @@ from models.vocabulary import Role
 
 REJECTED = "ActionRejected"
 BAD_PAYLOAD = "InvalidPayload"
+# Retryable: the run has taken all the updates it takes and is handing over to a new one.
+ROLLING_OVER = "RollingOver"
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
 

@@ -28,6 +28,7 @@ from service.problems import (
     INTERNAL_ERROR_DETAIL,
     OUTCOME_UNKNOWN_DETAIL,
     TEMPORAL_UNAVAILABLE_DETAIL,
+    UPDATE_LIMIT_DETAIL,
 )
 from service.settings import Settings
 from tests.service.conftest import FakeTemporalClient
@@ -91,6 +92,22 @@ TEMPORAL: dict[str, tuple[BaseException, int, str]] = {
     "deadline": (_rpc(RPCStatusCode.DEADLINE_EXCEEDED), 504, OUTCOME_UNKNOWN_DETAIL),
     "cancelled": (_rpc(RPCStatusCode.CANCELLED), 504, OUTCOME_UNKNOWN_DETAIL),
     "invalid": (_rpc(RPCStatusCode.INVALID_ARGUMENT), 500, INTERNAL_ERROR_DETAIL),
+    # The server's refusal of an update past its limit per run, as it words it: nothing was
+    # applied, and the run hands over to a new one (workflows.project.ROLLOVER_PATCH).
+    "update-limit": (
+        RPCError(
+            "The limit on the total number of distinct updates in this workflow has been "
+            "reached (2000). Make sure any duplicate updates share an Update ID so the server "
+            "can deduplicate them, and consider rejecting updates that you aren't going to "
+            "process. You can also Continue-as-New to avoid this; we recommend you check "
+            "Continue-as-New Suggested in your Workflow.",
+            RPCStatusCode.FAILED_PRECONDITION,
+            b"",
+        ),
+        503,
+        UPDATE_LIMIT_DETAIL,
+    ),
+    "precondition": (_rpc(RPCStatusCode.FAILED_PRECONDITION), 500, INTERNAL_ERROR_DETAIL),
 }
 
 

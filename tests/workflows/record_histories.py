@@ -37,6 +37,7 @@ SCENARIOS: dict[str, Scenario] = {
     "three-year-fair": scenarios.three_year_project_with_a_fair_year,
     "two-poor-years": scenarios.two_poor_years,
     "key-evaluation": scenarios.key_evaluated_poor,
+    "rollover": scenarios.rolling_over,
 }
 # A DepartmentYearWorkflow's whole year (one run), recorded after the project scenarios.
 DEPARTMENT_YEAR = "department-year"
@@ -45,7 +46,7 @@ DEPARTMENT_DEADLINES = "department-deadlines"
 # The zone's fiscal year (`record_fiscal`): a project receiving calls, and a fiscal-year run.
 FISCAL = "fiscal"
 # Scenarios that leave the project open: finance's exit ends them so the history is complete.
-ENDED_BY_EXIT = frozenset({"two-poor-years", "key-evaluation"})
+ENDED_BY_EXIT = frozenset({"two-poor-years", "key-evaluation", "rollover"})
 
 
 async def record(prefix: str, only: frozenset[str] | None = None) -> list[Path]:

@@ -135,8 +135,23 @@ class Scenario:
 
 
 async def start_project(
-    env: WorkflowEnvironment, task_queue: str, code: str, **filing: Any
+    env: WorkflowEnvironment,
+    task_queue: str,
+    code: str,
+    *,
+    rollover_after_updates: int | None = None,
+    **filing: Any,
 ) -> Scenario:
+    """`rollover_after_updates`: hand a run over after that many updates (ROLLOVER_PATCH)
+    instead of the default, and refuse updates only ten past it."""
+    limits = (
+        {}
+        if rollover_after_updates is None
+        else {
+            "rollover_after_updates": rollover_after_updates,
+            "refuse_updates_after": rollover_after_updates + 10,
+        }
+    )
     if "start" not in filing:
         filing["start"] = await next_year(env)
         filing["end"] = filing["start"] + 2
@@ -144,7 +159,7 @@ async def start_project(
     state = ProjectState.filed(info, actor=ACTORS[Role.DEPARTMENT], at=datetime.now(UTC))
     handle = await env.client.start_workflow(
         ProjectWorkflow.run,
-        ProjectWorkflowInput(project=state, rules=Rules()),
+        ProjectWorkflowInput(project=state, rules=Rules(), **limits),
         id=f"project-{code}",
         task_queue=task_queue,
         static_summary=f"{code} {info.name}",
@@ -255,4 +270,14 @@ async def key_evaluated_poor(env: WorkflowEnvironment, task_queue: str, code: st
             "report": "重点评价报告",
         },
     )
+    return s
+
+
+async def rolling_over(env: WorkflowEnvironment, task_queue: str, code: str) -> Scenario:
+    """Seven actions on a project whose runs hand over after three updates (ROLLOVER_PATCH):
+    two runs or more, each after the first starting with what the one before had not projected."""
+    s = await start_project(env, task_queue, code, rollover_after_updates=3)
+    await s.act("submit")
+    for i in range(6):
+        await s.act("suspend_funding" if i % 2 == 0 else "resume_funding", {"reason": "测试"})
     return s
