@@ -134,6 +134,9 @@ class ProjectWorkflow:
         self._timers_left = False  # SETTLE_TIMER_PATCH holds for this run
         self._settle_timer: asyncio.Task[None] | None = None
         self._updates = 0  # updates this run has taken (each counts towards the server's limit)
+        # (business now, history seq, rules) at which the `act` validator found no clock event
+        # or rung due: the handler, run next in the same task, need not look again.
+        self._nothing_due: tuple[datetime, int, Rules] | None = None
         self._rollover = False  # ROLLOVER_PATCH holds for this run
         self._acted_at: datetime | None = None  # business time of the last action (ditto)
         # Entries up to here are counted in `perfbudget_escalations_total` (by the run before
@@ -474,7 +477,9 @@ class ProjectWorkflow:
         self._updates += 1
         now = self._now()
         before = self._state.seq
-        self._lifecycle.advance_clock(now, SYSTEM_ACTOR)
+        if self._nothing_due != (now, before, self._input.rules):
+            # (Validators do not run on replay: there this always looks, and finds the same.)
+            self._lifecycle.advance_clock(now, SYSTEM_ACTOR)
         payload = PAYLOADS[request.action].model_validate(request.payload)
         try:
             self._lifecycle.execute(request.action, payload, actor=request.actor, now=now)
@@ -510,6 +515,8 @@ class ProjectWorkflow:
             # Judge the action as the handler will: after the due clock events, on a copy.
             lifecycle = Lifecycle(self._state.model_copy(deep=True), self._input.rules)
             lifecycle.advance_clock(now, SYSTEM_ACTOR)
+        else:
+            self._nothing_due = (now, self._state.seq, self._input.rules)
         rejection = lifecycle.evaluate(
             request.action,
             payload,
