@@ -13,6 +13,8 @@ import asyncio
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlmodel import Session, col, func, select
@@ -23,6 +25,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.projection import PROJECT_SNAPSHOT, ProjectionInput, ProjectionResult
+from models.department_state import DepartmentYearInfo, DepartmentYearState
+from models.department_tables import DepartmentYearRow
 from models.project_state import ProjectInfo, ProjectState
 from models.tables import HistoryRow, ProjectRow
 from models.vocabulary import Role
@@ -30,9 +34,17 @@ from service.act_refusals import rejection_problem
 from service.worker import workflow_runner
 from tests import factories as f
 from tests.support.started import end_started
+from tests.workflows import department_scenarios as ds
 from tests.workflows import scenarios
 from workflows.act_contract import ROLLING_OVER
-from workflows.project import ProjectWorkflow, ProjectWorkflowInput
+from workflows.department import (
+    DepartmentYearInput,
+    DepartmentYearWorkflow,
+    ReserveRequest,
+    SettleRequest,
+    department_workflow_id,
+)
+from workflows.project import WRITE_THROUGH_SETTLE_LONGEST, ProjectWorkflow, ProjectWorkflowInput
 
 
 async def _start(
@@ -56,9 +68,7 @@ def _toggle(i: int) -> str:
     return "suspend_funding" if i % 2 == 0 else "resume_funding"
 
 
-async def _runs(
-    client: Client, handle: WorkflowHandle[ProjectWorkflow, ProjectState]
-) -> list[list[str]]:
+async def _runs(client: Client, handle: WorkflowHandle[Any, Any]) -> list[list[str]]:
     """Each run of the workflow, first to latest, as the kinds of its history events."""
     runs: list[list[str]] = []
     run_id: str | None = handle.first_execution_run_id or handle.run_id
@@ -90,6 +100,8 @@ async def test_a_run_hands_over_after_its_updates_and_nothing_is_lost(
         await s.act("submit")
         for i in range(11):
             await s.act(_toggle(i), {"reason": "测试"})
+        # The last run confirms its own actions after the quiet-burst settle (at most this).
+        await env.sleep(WRITE_THROUGH_SETTLE_LONGEST)
         async with asyncio.timeout(30):
             while await s.handle.query(ProjectWorkflow.unprojected):  # noqa: ASYNC110  (a query is the only way to ask)
                 await asyncio.sleep(0.05)
@@ -170,3 +182,57 @@ async def test_past_its_limit_a_run_refuses_actions_until_it_has_handed_over(
             finally:
                 gate.set()
                 await end_started(env.client, task_queue)
+
+
+async def test_a_department_year_hands_over_after_its_updates_and_keeps_every_reservation(
+    time_skipping_env: WorkflowEnvironment, sqlite_url: str
+) -> None:
+    """Each budget approval held against a department's control number is two updates on its
+    year (reserve, settle): a busy department's run hands over the same way."""
+    env = time_skipping_env
+    department = f"DRO{uuid.uuid4().hex[:5].upper()}"
+    year = (await env.get_current_time()).astimezone(UTC).year - 1
+    finance = ds.ACTORS[Role.FINANCE]
+    async with scenarios.running_worker(env.client, sqlite_url) as (task_queue, engine):
+        handle = await env.client.start_workflow(
+            DepartmentYearWorkflow.run,
+            DepartmentYearInput(
+                year=DepartmentYearState(
+                    info=DepartmentYearInfo(department=department, fiscal_year=year)
+                ),
+                rollover_after_updates=3,
+            ),
+            id=department_workflow_id(department, year),
+            task_queue=task_queue,
+        )
+        latest = env.client.get_workflow_handle_for(DepartmentYearWorkflow.run, handle.id)
+        number = ds.ceiling(department, year, 10_000_000)
+        await ds.act(latest, "set_control_number", {"control_number": number})
+        for i in range(5):
+            facts = await latest.execute_update(
+                DepartmentYearWorkflow.reserve,
+                ReserveRequest(
+                    reservation_id=f"P{i}",
+                    project_code=f"P{i}",
+                    amount=Decimal(100_000),
+                    actor=finance,
+                ),
+            )
+            assert facts.granted
+            assert await latest.execute_update(
+                DepartmentYearWorkflow.settle_reservation,
+                SettleRequest(reservation_id=f"P{i}", confirmed=True, actor=finance),
+            )
+
+        runs = await _runs(env.client, handle)
+        assert len(runs) >= 3  # eleven updates, three a run
+        assert sum(_accepted(run) for run in runs) == 11
+        state: DepartmentYearState = await latest.query(DepartmentYearWorkflow.snapshot)
+        assert state.reserved == Decimal(500_000)
+        assert [r.status for r in state.reservations] == ["confirmed"] * 5
+        final = await ds.finish(env, latest)
+        assert final.reserved == Decimal(500_000)
+        with Session(engine) as session:
+            row = session.get(DepartmentYearRow, (department, year))
+            assert row is not None
+            assert row.seq == final.seq
