@@ -25,12 +25,14 @@ from __future__ import annotations
 import structlog
 from sqlmodel import Session
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.actions import ApproveBudget
 from models.control_number import ControlFacts
 from models.department_tables import DepartmentYearRow
 from models.project_state import Actor
+from workflows.act_contract import BAD_PAYLOAD
 from workflows.department import (
     DepartmentYearWorkflow,
     ReserveRequest,
@@ -77,8 +79,12 @@ async def reserve(
         if error.status is RPCStatusCode.NOT_FOUND:
             return None  # no year opened, or it has ended: no ceiling
         raise
-    except WorkflowUpdateFailedError:
-        return None  # the year has been reviewed and closes: no ceiling any more
+    except WorkflowUpdateFailedError as failed:
+        cause = failed.cause
+        if isinstance(cause, ApplicationError) and cause.type == BAD_PAYLOAD:
+            return None  # the year has been reviewed and closes: no ceiling any more
+        # Any other failure must not pass for "no ceiling": the approval is not taken.
+        raise
 
 
 async def settle(client: Client, facts: ControlFacts, *, confirmed: bool, actor: Actor) -> None:
