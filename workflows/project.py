@@ -51,7 +51,7 @@ class ProjectWorkflowInput(BaseModel):
     # demos run a scenario dated in the past on a clock that only moves forward.
     clock_offset_seconds: float = 0
     # Updates one run takes before it hands over to a new one (ROLLOVER_PATCH), and after which
-    # it refuses more until it has: see ROLLOVER_UPDATES. Carried over continue-as-new.
+    # it refuses more until it has: see ROLLOVER_PATCH. Carried over continue-as-new.
     rollover_after_updates: int = Field(default=500, ge=1)
     refuse_updates_after: int = Field(default=1_900, ge=2)
 
@@ -140,7 +140,8 @@ class ProjectWorkflow:
         self._rollover = False  # ROLLOVER_PATCH holds for this run
         self._acted_at: datetime | None = None  # business time of the last action (ditto)
         # Entries up to here are counted in `perfbudget_escalations_total` (by the run before
-        # this one, which projected them all before it continued as new).
+        # this one, which counts entries as it projects them; what it handed over unprojected,
+        # ROLLOVER_PATCH, is counted here).
         self._counted_seq = inp.projected_seq
         # Deliveries run beside the main loop: a failing recipient never holds up a deadline.
         self._deliveries: set[asyncio.Task[None]] = set()
