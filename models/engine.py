@@ -114,6 +114,14 @@ def _trigger_transitions(level: Level, action: str) -> tuple[dict[str, Any], ...
     return tuple(t for t in _machine_transitions(level) if t["trigger"] == action)
 
 
+@functools.cache
+def _trigger_states(level: Level, action: str) -> tuple[str, ...]:
+    """The states one trigger's arrows leave or reach, in the level's order: all a machine for
+    that trigger needs (a cycle has 11 states, most triggers touch two: half the build)."""
+    touched = {s for t in _trigger_transitions(level, action) for s in (*t["source"], t["dest"])}
+    return tuple(s for s in states_of(level) if s in touched)
+
+
 @dataclass(frozen=True)
 class _Target:
     """What an action would move: the project, or one fiscal-year cycle (maybe not yet made)."""
@@ -139,7 +147,9 @@ class Lifecycle:
         validator) needs no machine: it reads the same transition table directly.
         """
         proxy = StateProxy(target)
-        machine = build_machine(states_of(level), list(_trigger_transitions(level, action)))
+        machine = build_machine(
+            _trigger_states(level, action), list(_trigger_transitions(level, action))
+        )
         machine.add_model(proxy, initial=target.state)
         return proxy
 
