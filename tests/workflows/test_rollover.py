@@ -107,9 +107,10 @@ async def test_a_run_hands_over_after_its_updates_and_nothing_is_lost(
                 await asyncio.sleep(0.05)
 
         runs = await _runs(env.client, handle)
-        # Twelve updates, four a run: three runs at least, each handing over once it had four
-        # (a fifth may arrive while it does), and every update taken by exactly one run.
-        assert len(runs) >= 3
+        # Twelve updates at four a run: every run but the last handed over once it had four
+        # (more may arrive while its hand-over waits for its projection), and every update was
+        # taken by exactly one run.
+        assert len(runs) >= 2
         assert all(4 <= _accepted(run) < 100 for run in runs[:-1])
         assert sum(_accepted(run) for run in runs) == 12
         assert all(
@@ -225,7 +226,8 @@ async def test_a_department_year_hands_over_after_its_updates_and_keeps_every_re
             )
 
         runs = await _runs(env.client, handle)
-        assert len(runs) >= 3  # eleven updates, three a run
+        assert len(runs) >= 2  # eleven updates at three a run
+        assert all(_accepted(run) >= 3 for run in runs[:-1])
         assert sum(_accepted(run) for run in runs) == 11
         state: DepartmentYearState = await latest.query(DepartmentYearWorkflow.snapshot)
         assert state.reserved == Decimal(500_000)
