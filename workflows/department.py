@@ -46,12 +46,6 @@ with workflow.unsafe.imports_passed_through():
 
 # Runs started before this patch have no deadlines: their histories replay without the timer.
 DEADLINES_PATCH = "department-deadlines"
-# Since this patch a run continues as new once it has taken `rollover_after_updates` updates,
-# carrying what is not projected yet, as a project's does (`workflows.project.ROLLOVER_PATCH`):
-# Temporal refuses any update past 2,000 in one run, and every project budget approval held
-# against the control number is two updates here (reserve, settle). Without it the run handed
-# over only when the server suggested it and every change was projected.
-ROLLOVER_PATCH = "department-rollover-after-updates"
 
 # The same request as a project's `act` (the histories carry its fields, not its name).
 DepartmentActRequest = ActRequest
@@ -63,8 +57,6 @@ class DepartmentYearInput(BaseModel):
     projected_seq: int = 0
     # As in ProjectWorkflowInput: business time = server time + this (tests, demos).
     clock_offset_seconds: float = 0
-    # Updates a run takes before it hands over to a new one (ROLLOVER_PATCH).
-    rollover_after_updates: int = Field(default=500, ge=1)
 
 
 class DepartmentActOutcome(BaseModel):
@@ -113,13 +105,10 @@ class DepartmentYearWorkflow:
         self._alarm: asyncio.Task[None] | None = None
         self._alarm_at: datetime | None = None
         self._rang = False  # the alarm went off: a rung of the ladder is due
-        self._updates = 0  # updates this run has taken (each counts towards the server's limit)
-        self._rollover = False  # ROLLOVER_PATCH holds for this run
 
     @workflow.run
     async def run(self, inp: DepartmentYearInput) -> DepartmentYearState:
         self._deadlines = workflow.patched(DEADLINES_PATCH)
-        self._rollover = workflow.patched(ROLLOVER_PATCH)
         if self._deadlines and self._state.opened_at is None:
             self._state.opened_at = self._now()
         while True:
@@ -128,13 +117,6 @@ class DepartmentYearWorkflow:
             await self._project()
             if self._state.state == FINAL_STATE:
                 break
-            if self._rollover_due():
-                # What arrives meanwhile is carried over unprojected; the next run projects it
-                # first thing.
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                await self._deliveries_done()
-                self._disarm()
-                workflow.continue_as_new(self._next_input())
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 await self._deliveries_done()
@@ -153,11 +135,7 @@ class DepartmentYearWorkflow:
         return self._state
 
     def _woken(self, seen: int) -> Callable[[], bool]:
-        return lambda: self._state.seq != seen or self._rang or self._rollover_due()
-
-    def _rollover_due(self) -> bool:
-        """This run has taken enough updates to hand over to a new one (ROLLOVER_PATCH)."""
-        return self._rollover and self._updates >= self._input.rollover_after_updates
+        return lambda: self._state.seq != seen or self._rang
 
     def _advance_clock(self) -> None:
         if self._deadlines:
@@ -257,7 +235,6 @@ class DepartmentYearWorkflow:
 
     @workflow.update
     async def act(self, request: DepartmentActRequest) -> DepartmentActOutcome:
-        self._updates += 1
         now = self._now()
         before = self._state.seq
         payload = DEPARTMENT_PAYLOADS[request.action].model_validate(request.payload)
@@ -291,7 +268,6 @@ class DepartmentYearWorkflow:
     @workflow.update
     def reserve(self, request: ReserveRequest) -> ControlFacts:
         """Hold an approval's amount against the control number, or say why it does not fit."""
-        self._updates += 1
         return self._engine.reserve(
             reservation_id=request.reservation_id,
             project_code=request.project_code,
@@ -308,7 +284,6 @@ class DepartmentYearWorkflow:
     @workflow.update
     def settle_reservation(self, request: SettleRequest) -> bool:
         """Confirm (the project approved) or release (it refused) a held reservation."""
-        self._updates += 1
         return self._engine.settle(
             reservation_id=request.reservation_id,
             confirmed=request.confirmed,
@@ -319,7 +294,6 @@ class DepartmentYearWorkflow:
     @workflow.update
     def notify_assessment(self, request: AssessmentNoticeRequest) -> DepartmentActOutcome:
         """考核通报: record finance's notice to this department (delivered through the outbox)."""
-        self._updates += 1
         before = self._state.seq
         self._engine.record_assessment_notice(
             detail=request.detail, actor=request.actor, now=self._now()
