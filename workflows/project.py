@@ -50,8 +50,8 @@ class ProjectWorkflowInput(BaseModel):
     # Seconds added to the server clock to get business time: 0 in production; lets tests and
     # demos run a scenario dated in the past on a clock that only moves forward.
     clock_offset_seconds: float = 0
-    # Updates one run takes before it hands over to a new one (ROLLOVER_PATCH), and after which
-    # it refuses more until it has: see ROLLOVER_PATCH. Carried over continue-as-new.
+    # Updates one run takes before it hands over to a new one, and after which it refuses more
+    # until it has (see ROLLOVER_PATCH). Carried over continue-as-new.
     rollover_after_updates: int = Field(default=500, ge=1)
     refuse_updates_after: int = Field(default=1_900, ge=2)
 
