@@ -140,16 +140,18 @@ async def start_project(
     code: str,
     *,
     rollover_after_updates: int | None = None,
+    refuse_updates_after: int | None = None,
     **filing: Any,
 ) -> Scenario:
     """`rollover_after_updates`: hand a run over after that many updates (ROLLOVER_PATCH)
-    instead of the default, and refuse updates only ten past it."""
+    instead of the default, and refuse updates past `refuse_updates_after` (by default ten
+    past it)."""
     limits = (
         {}
         if rollover_after_updates is None
         else {
             "rollover_after_updates": rollover_after_updates,
-            "refuse_updates_after": rollover_after_updates + 10,
+            "refuse_updates_after": refuse_updates_after or rollover_after_updates + 10,
         }
     )
     if "start" not in filing:

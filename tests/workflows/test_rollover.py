@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -24,33 +23,13 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.projection import PROJECT_SNAPSHOT, ProjectionInput, ProjectionResult
-from models.project_state import ProjectInfo, ProjectState
 from models.tables import HistoryRow, ProjectRow
-from models.vocabulary import Role
 from service.act_refusals import rejection_problem
 from service.worker import workflow_runner
-from tests import factories as f
 from tests.support.started import end_started
 from tests.workflows import scenarios
 from workflows.act_contract import ROLLING_OVER
-from workflows.project import WRITE_THROUGH_SETTLE_LONGEST, ProjectWorkflow, ProjectWorkflowInput
-
-
-async def _start(
-    env: WorkflowEnvironment, task_queue: str, code: str, *, rollover: int, refuse: int
-) -> WorkflowHandle[ProjectWorkflow, ProjectState]:
-    """Started with limits of its own (`scenarios.start_project` refuses ten past rollover)."""
-    year = await scenarios.next_year(env)
-    info = ProjectInfo(**f.filing(code, start=year, end=year + 1), department="D1")
-    state = ProjectState.filed(info, actor=scenarios.ACTORS[Role.DEPARTMENT], at=datetime.now(UTC))
-    return await env.client.start_workflow(
-        ProjectWorkflow.run,
-        ProjectWorkflowInput(
-            project=state, rollover_after_updates=rollover, refuse_updates_after=refuse
-        ),
-        id=f"project-{code}",
-        task_queue=task_queue,
-    )
+from workflows.project import WRITE_THROUGH_SETTLE_LONGEST, ProjectWorkflow
 
 
 def _toggle(i: int) -> str:
@@ -84,8 +63,10 @@ async def test_a_run_hands_over_after_its_updates_and_nothing_is_lost(
     env = time_skipping_env
     async with scenarios.running_worker(env.client, sqlite_url) as (task_queue, engine):
         code = f"RO-{uuid.uuid4().hex[:6].upper()}"
-        handle = await _start(env, task_queue, code, rollover=4, refuse=100)
-        s = scenarios.Scenario(env=env, handle=env.client.get_workflow_handle(handle.id))
+        s = await scenarios.start_project(
+            env, task_queue, code, rollover_after_updates=4, refuse_updates_after=100
+        )
+        handle = s.handle
         await s.act("submit")
         for i in range(11):
             await s.act(_toggle(i), {"reason": "测试"})
@@ -145,8 +126,10 @@ async def test_past_its_limit_a_run_refuses_actions_until_it_has_handed_over(
         ):
             try:
                 code = f"RF-{uuid.uuid4().hex[:6].upper()}"
-                handle = await _start(env, task_queue, code, rollover=2, refuse=3)
-                s = scenarios.Scenario(env=env, handle=env.client.get_workflow_handle(handle.id))
+                s = await scenarios.start_project(
+                    env, task_queue, code, rollover_after_updates=2, refuse_updates_after=3
+                )
+                handle = s.handle
                 await s.act("submit")
                 await s.act("suspend_funding", {"reason": "测试"})  # two: hand-over due
                 await s.act("resume_funding", {"reason": "测试"})  # three: the last it takes
