@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.projection import PROJECT_SNAPSHOT
 from models.fiscal_notice import FISCAL_NOTICE_SIGNAL, FiscalNotice, FiscalPhase
+from tests.support.temporal import closed_result
 from tests.workflows import scenarios
 from workflows.project import (
     WRITE_THROUGH_SETTLE,
@@ -147,7 +148,7 @@ async def test_a_closing_run_cancels_no_timer(
         await s.act("suspend_funding", {"reason": "测试"})
         await env.sleep(timedelta(seconds=1))
         await s.act("exit", {"reason": "cancelled", "comment": "测试结束"})
-        closed = await s.handle.result()
+        closed = await closed_result(env, s.handle)
 
         events = await _events(s)
         assert closed.state == "exited"
