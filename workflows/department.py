@@ -46,6 +46,16 @@ with workflow.unsafe.imports_passed_through():
 
 # Runs started before this patch have no deadlines: their histories replay without the timer.
 DEADLINES_PATCH = "department-deadlines"
+# Since this patch a run continues as new once it has taken `rollover_after_updates` updates,
+# carrying what is not projected yet, as a project's does (`workflows.project.ROLLOVER_PATCH`):
+# Temporal refuses any update past 2,000 in one run, and every project budget approval held
+# against the control number is two updates here (reserve, settle). Without it the run handed
+# over only when the server suggested it and every change was projected. Such a run also leaves
+# its alarm to fire when it hands over or closes (the server drops a closed run's timers), as a
+# project's does (`workflows.project.SETTLE_TIMER_PATCH`): the time-skipping test server strands
+# a task whose completion cancels a timer that fired meanwhile (temporalio/sdk-java#3088), and a
+# hand-over every few updates met that often in tests.
+ROLLOVER_PATCH = "department-rollover-after-updates"
 
 # The same request as a project's `act` (the histories carry its fields, not its name).
 DepartmentActRequest = ActRequest
@@ -57,6 +67,8 @@ class DepartmentYearInput(BaseModel):
     projected_seq: int = 0
     # As in ProjectWorkflowInput: business time = server time + this (tests, demos).
     clock_offset_seconds: float = 0
+    # Updates a run takes before it hands over to a new one (ROLLOVER_PATCH).
+    rollover_after_updates: int = Field(default=500, ge=1)
 
 
 class DepartmentActOutcome(BaseModel):
@@ -105,10 +117,13 @@ class DepartmentYearWorkflow:
         self._alarm: asyncio.Task[None] | None = None
         self._alarm_at: datetime | None = None
         self._rang = False  # the alarm went off: a rung of the ladder is due
+        self._updates = 0  # updates this run has taken (each counts towards the server's limit)
+        self._rollover = False  # ROLLOVER_PATCH holds for this run
 
     @workflow.run
     async def run(self, inp: DepartmentYearInput) -> DepartmentYearState:
         self._deadlines = workflow.patched(DEADLINES_PATCH)
+        self._rollover = workflow.patched(ROLLOVER_PATCH)
         if self._deadlines and self._state.opened_at is None:
             self._state.opened_at = self._now()
         while True:
@@ -117,11 +132,18 @@ class DepartmentYearWorkflow:
             await self._project()
             if self._state.state == FINAL_STATE:
                 break
+            if self._rollover_due():
+                # What arrives meanwhile is carried over unprojected; the next run projects it
+                # first thing.
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                await self._deliveries_done()
+                self._closing()
+                workflow.continue_as_new(self._next_input())
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 await self._deliveries_done()
                 if self._state.seq == self._projected_seq:
-                    self._disarm()
+                    self._closing()
                     workflow.continue_as_new(self._next_input())
                 continue
             if self._deadlines:
@@ -131,11 +153,15 @@ class DepartmentYearWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._project()
         await self._deliveries_done()
-        self._disarm()
+        self._closing()
         return self._state
 
     def _woken(self, seen: int) -> Callable[[], bool]:
-        return lambda: self._state.seq != seen or self._rang
+        return lambda: self._state.seq != seen or self._rang or self._rollover_due()
+
+    def _rollover_due(self) -> bool:
+        """This run has taken enough updates to hand over to a new one (ROLLOVER_PATCH)."""
+        return self._rollover and self._updates >= self._input.rollover_after_updates
 
     def _advance_clock(self) -> None:
         if self._deadlines:
@@ -149,6 +175,12 @@ class DepartmentYearWorkflow:
         self._disarm()
         self._alarm_at = wake_at
         self._alarm = None if wake_at is None else asyncio.create_task(self._ring(wake_at))
+
+    def _closing(self) -> None:
+        """Before the run hands over or closes: the alarm is left to the server, which drops a
+        closed run's timers (ROLLOVER_PATCH); runs recorded before it cancelled it."""
+        if not self._rollover:
+            self._disarm()
 
     def _disarm(self) -> None:
         if self._alarm is not None:
@@ -235,6 +267,7 @@ class DepartmentYearWorkflow:
 
     @workflow.update
     async def act(self, request: DepartmentActRequest) -> DepartmentActOutcome:
+        self._updates += 1
         now = self._now()
         before = self._state.seq
         payload = DEPARTMENT_PAYLOADS[request.action].model_validate(request.payload)
@@ -268,6 +301,7 @@ class DepartmentYearWorkflow:
     @workflow.update
     def reserve(self, request: ReserveRequest) -> ControlFacts:
         """Hold an approval's amount against the control number, or say why it does not fit."""
+        self._updates += 1
         return self._engine.reserve(
             reservation_id=request.reservation_id,
             project_code=request.project_code,
@@ -284,6 +318,7 @@ class DepartmentYearWorkflow:
     @workflow.update
     def settle_reservation(self, request: SettleRequest) -> bool:
         """Confirm (the project approved) or release (it refused) a held reservation."""
+        self._updates += 1
         return self._engine.settle(
             reservation_id=request.reservation_id,
             confirmed=request.confirmed,
@@ -294,6 +329,7 @@ class DepartmentYearWorkflow:
     @workflow.update
     def notify_assessment(self, request: AssessmentNoticeRequest) -> DepartmentActOutcome:
         """考核通报: record finance's notice to this department (delivered through the outbox)."""
+        self._updates += 1
         before = self._state.seq
         self._engine.record_assessment_notice(
             detail=request.detail, actor=request.actor, now=self._now()

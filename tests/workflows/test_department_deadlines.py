@@ -71,13 +71,21 @@ async def test_a_missed_self_evaluation_climbs_the_ladder_until_it_is_submitted(
     assert final.escalations == {"self_evaluation:2030": [-7, 0, 15]}
     assert final.state == "reviewed"
 
-    # One timer at a time: every timer the run started was fired or cancelled, none leaked.
+    # One timer at a time: every timer the run started was fired or cancelled before the next,
+    # none leaked; the last may be left pending when the run closes (the server drops a closed
+    # run's timers: workflows.department.ROLLOVER_PATCH).
     history = await handle.fetch_history()
-    kinds = [e.event_type for e in history.events]
-    started = kinds.count(EventType.EVENT_TYPE_TIMER_STARTED)
-    ended = kinds.count(EventType.EVENT_TYPE_TIMER_FIRED) + kinds.count(
-        EventType.EVENT_TYPE_TIMER_CANCELED
-    )
-    assert started >= 3
-    assert ended == started
+    started = [
+        e.timer_started_event_attributes.timer_id
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+    ]
+    ended = {
+        e.timer_fired_event_attributes.timer_id or e.timer_canceled_event_attributes.timer_id
+        for e in history.events
+        if e.event_type
+        in (EventType.EVENT_TYPE_TIMER_FIRED, EventType.EVENT_TYPE_TIMER_CANCELED)
+    }
+    assert len(started) >= 3
+    assert set(started[:-1]) <= ended
     assert datetime(2031, 5, 1, tzinfo=UTC) < final.history[-1].at

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -23,12 +25,23 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.projection import PROJECT_SNAPSHOT, ProjectionInput, ProjectionResult
+from models.department_state import DepartmentYearInfo, DepartmentYearState
+from models.department_tables import DepartmentYearRow
 from models.tables import HistoryRow, ProjectRow
+from models.vocabulary import Role
 from service.act_refusals import rejection_problem
 from service.worker import workflow_runner
 from tests.support.started import end_started
+from tests.workflows import department_scenarios as ds
 from tests.workflows import scenarios
 from workflows.act_contract import ROLLING_OVER
+from workflows.department import (
+    DepartmentYearInput,
+    DepartmentYearWorkflow,
+    ReserveRequest,
+    SettleRequest,
+    department_workflow_id,
+)
 from workflows.project import WRITE_THROUGH_SETTLE_LONGEST, ProjectWorkflow
 
 
@@ -155,3 +168,69 @@ async def test_past_its_limit_a_run_refuses_actions_until_it_has_handed_over(
             finally:
                 gate.set()
                 await end_started(env.client, task_queue)
+
+
+async def test_a_department_year_hands_over_after_its_updates_and_keeps_every_reservation(
+    dev_env: WorkflowEnvironment, sqlite_url: str
+) -> None:
+    """Each budget approval held against a department's control number is two updates on its
+    year (reserve, settle): a busy department's run hands over the same way. Four clients
+    reserve and settle at once, so updates also arrive while a run is handing over.
+
+    On the dev server: the time-skipping test server strands a run now and then when an update
+    meets a continue-as-new (a task for the closed run, "workflow execution already
+    completed", then the new run's queries time out), which a real server does not do."""
+    env = dev_env
+    department = f"DRO{uuid.uuid4().hex[:5].upper()}"
+    year = (await env.get_current_time()).astimezone(UTC).year - 1
+    finance = ds.ACTORS[Role.FINANCE]
+    clients, rounds = 4, 4
+    async with scenarios.running_worker(env.client, sqlite_url) as (task_queue, engine):
+        handle = await env.client.start_workflow(
+            DepartmentYearWorkflow.run,
+            DepartmentYearInput(
+                year=DepartmentYearState(
+                    info=DepartmentYearInfo(department=department, fiscal_year=year)
+                ),
+                rollover_after_updates=3,
+            ),
+            id=department_workflow_id(department, year),
+            task_queue=task_queue,
+        )
+        latest = env.client.get_workflow_handle_for(DepartmentYearWorkflow.run, handle.id)
+        number = ds.ceiling(department, year, 10_000_000)
+        await ds.act(latest, "set_control_number", {"control_number": number})
+
+        async def approvals(c: int) -> None:
+            for r in range(rounds):
+                code = f"P{c}-{r}"
+                facts = await latest.execute_update(
+                    DepartmentYearWorkflow.reserve,
+                    ReserveRequest(
+                        reservation_id=code,
+                        project_code=code,
+                        amount=Decimal(100_000),
+                        actor=finance,
+                    ),
+                )
+                assert facts.granted
+                assert await latest.execute_update(
+                    DepartmentYearWorkflow.settle_reservation,
+                    SettleRequest(reservation_id=code, confirmed=True, actor=finance),
+                )
+
+        await asyncio.gather(*(approvals(c) for c in range(clients)))
+        approved = clients * rounds
+        runs = await _runs(env.client, handle)
+        assert len(runs) >= 2  # 33 updates at three a run
+        assert all(_accepted(run) >= 3 for run in runs[:-1])
+        assert sum(_accepted(run) for run in runs) == 1 + 2 * approved  # each in one run
+        state: DepartmentYearState = await latest.query(DepartmentYearWorkflow.snapshot)
+        assert state.reserved == Decimal(100_000 * approved)
+        assert [r.status for r in state.reservations] == ["confirmed"] * approved
+        final = await ds.finish(env, latest)
+        assert final.reserved == Decimal(100_000 * approved)
+        with Session(engine) as session:
+            row = session.get(DepartmentYearRow, (department, year))
+            assert row is not None
+            assert row.seq == final.seq
