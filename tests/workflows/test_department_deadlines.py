@@ -83,8 +83,7 @@ async def test_a_missed_self_evaluation_climbs_the_ladder_until_it_is_submitted(
     ended = {
         e.timer_fired_event_attributes.timer_id or e.timer_canceled_event_attributes.timer_id
         for e in history.events
-        if e.event_type
-        in (EventType.EVENT_TYPE_TIMER_FIRED, EventType.EVENT_TYPE_TIMER_CANCELED)
+        if e.event_type in (EventType.EVENT_TYPE_TIMER_FIRED, EventType.EVENT_TYPE_TIMER_CANCELED)
     }
     assert len(started) >= 3
     assert set(started[:-1]) <= ended
