@@ -52,9 +52,9 @@ DEADLINES_PATCH = "department-deadlines"
 # against the control number is two updates here (reserve, settle). Without it the run handed
 # over only when the server suggested it and every change was projected. Such a run also leaves
 # its alarm to fire when it hands over or closes (the server drops a closed run's timers), as a
-# project's does (`workflows.project.SETTLE_TIMER_PATCH`): the time-skipping test server strands
-# a task whose completion cancels a timer that fired meanwhile (temporalio/sdk-java#3088), and a
-# hand-over every few updates met that often in tests.
+# project's does (`workflows.project.SETTLE_TIMER_PATCH`): cancelling a timer that fires while
+# the task that cancels it is with the worker strands that task on the time-skipping test
+# server (temporalio/sdk-java#3088), and a run handing over every few updates cancels far more.
 ROLLOVER_PATCH = "department-rollover-after-updates"
 
 # The same request as a project's `act` (the histories carry its fields, not its name).
