@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.assessment import AssessmentScores
 from models.control_number import ControlFacts
 from models.indicators import Code, Indicator, IndicatorResult
 from models.key_evaluation import EvaluatorDraw, KeyEvaluator, KeyScores, SelectionReason
 from models.kinds import ProcurementMethod
-from models.vocabulary import Assessor, ExitReason, WarningDecision
+from models.vocabulary import Achievement, Assessor, ExitReason, WarningDecision
 
 FiscalYear = Annotated[int, Field(ge=2000, le=2200)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
@@ -78,8 +78,18 @@ class ApproveBudget(YearPayload):
 
 
 class Progress(Payload):
+    """Progress on one indicator: `actual` for a quantitative one, `achievement` (达成 / 部分达成
+    / 未达成 so far) for a qualitative one, such as a debt project's "no new hidden debt"."""
+
     code: Code
-    actual: Decimal
+    actual: Decimal | None = None
+    achievement: Achievement | None = None
+
+    @model_validator(mode="after")
+    def _one_kind_of_progress(self) -> Self:
+        if (self.actual is None) == (self.achievement is None):
+            raise ValueError("give either 'actual' (quantitative) or 'achievement' (qualitative)")
+        return self
 
 
 class ReportMonitoring(YearPayload):

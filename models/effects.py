@@ -163,8 +163,10 @@ def _report_monitoring(
     # The budget type's and kind's own risk thresholds (a fund's balance-months, a bond's
     # repayment coverage) speak too; only projects with such rules get anything from here.
     info = ctx.project.info
+    actual = {x.code: x.actual for x in p.progress if x.actual is not None}
+    achievements = {x.code: x.achievement for x in p.progress if x.achievement is not None}
     kind_level, kind_reasons = threshold_warnings(
-        info.budget_type, info.kind, ((x.code, x.actual) for x in p.progress), ctx.rules.kinds
+        info.budget_type, info.kind, actual.items(), ctx.rules.kinds, achievements
     )
     if kind_reasons:
         level = max(level, kind_level, key=WARNING_ORDER.index)
@@ -173,7 +175,8 @@ def _report_monitoring(
         MonitoringReport(
             period_end=p.period_end,
             executed_amount=p.executed_amount,
-            progress={x.code: x.actual for x in p.progress},
+            progress=actual,
+            achievements=achievements,
             execution_pct=judged.execution_pct,
             threshold_pct=judged.threshold_pct,
             goal_achievement_pct=goal_pct,

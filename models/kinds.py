@@ -17,7 +17,7 @@ Pure functions only; the guards and effects of the lifecycle call them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Annotated, Self
@@ -25,7 +25,16 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.indicators import Code, Indicator
-from models.vocabulary import BudgetType, Grade, Level1, Level2, ProjectKind, WarningLevel
+from models.vocabulary import (
+    ACHIEVEMENT_ZH,
+    Achievement,
+    BudgetType,
+    Grade,
+    Level1,
+    Level2,
+    ProjectKind,
+    WarningLevel,
+)
 
 CENT = Decimal("0.01")
 Points = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)]
@@ -456,20 +465,31 @@ def procurement_savings(budget: Decimal, contract_amount: Decimal) -> Savings:
 # --------------------------------------------------------------------------- rules as data
 
 
-class ThresholdWarning(BaseModel):
-    """A monitoring rule on a template indicator: progress below `below` warns at `level`."""
+class _KindScopedWarning(BaseModel):
+    """A monitoring rule on a template indicator, for one budget type or kind (or any)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     budget_type: BudgetType | None = None  # None: any
     kind: ProjectKind | None = None  # None: any
     code: Code
-    below: Decimal
     level: WarningLevel
     reason_zh: str
 
     def applies_to(self, budget_type: BudgetType, kind: ProjectKind) -> bool:
         return (self.budget_type in (None, budget_type)) and (self.kind in (None, kind))
+
+
+class ThresholdWarning(_KindScopedWarning):
+    """Numeric progress below `below` warns at `level`."""
+
+    below: Decimal
+
+
+class QualitativeWarning(_KindScopedWarning):
+    """A qualitative indicator reported as `when` (达成 / 部分达成 / 未达成) warns at `level`."""
+
+    when: Achievement
 
 
 class Contribution(StrEnum):
@@ -565,6 +585,25 @@ DEFAULT_THRESHOLDS: tuple[ThresholdWarning, ...] = (
     ),
 )
 
+# 严控地方政府隐性债务: a debt project reporting new hidden debt is a red warning at once (finance
+# is told and must have an answer); "partly" (a risk not yet ruled out) is a yellow one.
+DEFAULT_QUALITATIVE: tuple[QualitativeWarning, ...] = (
+    QualitativeWarning(
+        kind=ProjectKind.DEBT,
+        code="DEBT-HIDDEN",
+        when=Achievement.NOT_ACHIEVED,
+        level=WarningLevel.RED,
+        reason_zh="新增地方政府隐性债务，存在违规举债风险",
+    ),
+    QualitativeWarning(
+        kind=ProjectKind.DEBT,
+        code="DEBT-HIDDEN",
+        when=Achievement.PARTLY,
+        level=WarningLevel.YELLOW,
+        reason_zh="隐性债务风险尚未排除",
+    ),
+)
+
 DEFAULT_FUND_RULES: dict[Grade, FundRule] = {
     Grade.EXCELLENT: FundRule(
         contribution=Contribution.CONTINUE, exit=False, manager_reward_pct=Decimal(100)
@@ -581,6 +620,7 @@ class KindRules(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     thresholds: tuple[ThresholdWarning, ...] = DEFAULT_THRESHOLDS
+    qualitative: tuple[QualitativeWarning, ...] = DEFAULT_QUALITATIVE
     fund: dict[Grade, FundRule] = Field(default_factory=lambda: dict(DEFAULT_FUND_RULES))
 
     @model_validator(mode="after")
@@ -599,8 +639,10 @@ def threshold_warnings(
     kind: ProjectKind,
     progress: Iterable[tuple[str, Decimal]],
     rules: KindRules,
+    achievements: Mapping[str, Achievement] | None = None,
 ) -> tuple[WarningLevel, list[str]]:
-    """The highest warning the kind's thresholds raise on reported progress, and why."""
+    """The highest warning the kind's rules raise on reported progress, and why: numeric
+    progress against the thresholds, qualitative progress (`achievements`) against theirs."""
     actual = dict(progress)
     level, reasons = WarningLevel.NONE, []
     for rule in rules.thresholds:
@@ -609,6 +651,12 @@ def threshold_warnings(
             continue
         reasons.append(f"{rule.reason_zh}（{rule.code} = {value}）")
         level = max(level, rule.level, key=_ORDER.index)
+    for q in rules.qualitative:
+        said = (achievements or {}).get(q.code)
+        if said is not q.when or not q.applies_to(budget_type, kind):
+            continue
+        reasons.append(f"{q.reason_zh}（{q.code}：{ACHIEVEMENT_ZH[said]}）")
+        level = max(level, q.level, key=_ORDER.index)
     return level, reasons
 
 

@@ -27,6 +27,7 @@ from models.lifecycle import CYCLE_OPEN_STATES
 from models.notify import Audience
 from models.scoring import ScoreReport
 from models.vocabulary import (
+    Achievement,
     AssessmentConclusion,
     Assessor,
     BudgetType,
@@ -124,6 +125,8 @@ class MonitoringReport(BaseModel):
     period_end: date
     executed_amount: Decimal
     progress: dict[str, Decimal]
+    # Qualitative indicators' progress (reports before it was taken have none).
+    achievements: dict[str, Achievement] = {}
     execution_pct: Decimal
     threshold_pct: Decimal | None
     goal_achievement_pct: Decimal | None

@@ -79,6 +79,13 @@ class Achievement(StrEnum):
     NOT_ACHIEVED = "not_achieved"  # 未达成
 
 
+ACHIEVEMENT_ZH: dict[Achievement, str] = {
+    Achievement.ACHIEVED: "达成",
+    Achievement.PARTLY: "部分达成",
+    Achievement.NOT_ACHIEVED: "未达成",
+}
+
+
 class Grade(StrEnum):
     EXCELLENT = "excellent"  # 优
     GOOD = "good"  # 良

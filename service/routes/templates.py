@@ -9,7 +9,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from models.kinds import FundRule, GoalsTemplate, ThresholdWarning, all_templates
+from models.kinds import (
+    FundRule,
+    GoalsTemplate,
+    QualitativeWarning,
+    ThresholdWarning,
+    all_templates,
+)
 from models.vocabulary import BudgetType, Grade, ProjectKind
 from service.deps import CurrentUser, SettingsDep
 
@@ -19,6 +25,8 @@ router = APIRouter(prefix="/api/templates", tags=["templates"])
 class TemplateView(GoalsTemplate):
     # Monitoring thresholds on this template's indicators (warnings as data, configurable).
     thresholds: tuple[ThresholdWarning, ...]
+    # Warnings on qualitative progress (a debt project's new hidden debt), configurable too.
+    qualitative: tuple[QualitativeWarning, ...]
     # Government investment funds: what each grade means for contribution, exit and reward.
     fund_rules: dict[Grade, FundRule] | None
 
@@ -43,6 +51,9 @@ def list_templates(
                 **t.model_dump(),
                 thresholds=tuple(
                     r for r in rules.thresholds if r.applies_to(t.budget_type, t.kind)
+                ),
+                qualitative=tuple(
+                    r for r in rules.qualitative if r.applies_to(t.budget_type, t.kind)
                 ),
                 fund_rules=(
                     dict(rules.fund) if t.kind is ProjectKind.GOVERNMENT_INVESTMENT_FUND else None

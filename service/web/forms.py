@@ -190,11 +190,7 @@ def payload_from_form(action: str, form: Mapping[str, Any], *, codes: list[str])
     if spec.indicators:
         body["indicators"] = indicator_rows(form)
     if spec.progress:
-        body["progress"] = [
-            {"code": c, "actual": _text(form, f"progress_{c}")}
-            for c in codes
-            if _text(form, f"progress_{c}")
-        ]
+        body["progress"] = _progress(form, codes)
     if spec.results:
         body["results"] = _results(form, codes)
     return body
@@ -228,6 +224,18 @@ def _common_payload(spec: FormSpec, form: Mapping[str, Any]) -> dict[str, Any]:
         if value or f.required:
             body[f.name] = value
     return body
+
+
+def _progress(form: Mapping[str, Any], codes: list[str]) -> list[dict[str, Any]]:
+    """Monitoring progress, optional per indicator: a number for a quantitative one, an
+    achievement chosen for a qualitative one (`progress_achievement_…`)."""
+    progress: list[dict[str, Any]] = []
+    for c in codes:
+        if actual := _text(form, f"progress_{c}"):
+            progress.append({"code": c, "actual": actual})
+        elif achievement := _text(form, f"progress_achievement_{c}"):
+            progress.append({"code": c, "achievement": achievement})
+    return progress
 
 
 def _results(form: Mapping[str, Any], codes: list[str]) -> list[dict[str, Any]]:

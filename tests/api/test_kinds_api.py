@@ -133,3 +133,47 @@ async def test_procurement_savings_shown_in_the_project(api: Api) -> None:
     again = await api.act(code, "record_procurement", "clerk1", contract)
     assert again.status_code == 409
     assert [u["guard"] for u in again.json()["unmet"]] == ["procurement_unrecorded"]
+
+
+async def test_a_debt_project_reporting_new_hidden_debt_is_a_red_warning(api: Api) -> None:
+    """Monitoring takes a qualitative indicator's progress as an achievement; a debt project
+    saying "no new hidden debt" is not achieved gets a red warning that finance must hear.
+    A progress entry with a number and an achievement at once is a 422 naming it."""
+    year, code = _this_year(), _code()
+    body = fk.filing(code, ProjectKind.DEBT, start_year=year, end_year=year)
+    assert (await _file(api, body)).status_code == 201
+    assert (await api.act(code, "submit", "clerk1", {})).status_code == 200
+    goals = fk.goals(year, BudgetType.GENERAL_PUBLIC, ProjectKind.DEBT)
+    assert (await api.act(code, "submit_goals", "clerk1", goals)).status_code == 200
+    assert (await api.act(code, "approve_goals", "fin", {"fiscal_year": year})).status_code == 200
+    approved = await api.act(
+        code, "approve_budget", "fin", {"fiscal_year": year, "amount": 1_000_000}
+    )
+    assert approved.json()["cycles"][0]["state"] == "executing"
+    report = {
+        "fiscal_year": year,
+        "period_end": datetime.now(CST).date().isoformat(),
+        "executed_amount": "900000",
+        "progress": [{"code": "DEBT-HIDDEN", "actual": "1", "achievement": "achieved"}],
+    }
+    before = (await api.get(f"/api/projects/{code}/history", "clerk1")).json()
+    refused = await api.act(code, "report_monitoring", "clerk1", report)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"].startswith("body.progress.0")
+    assert (await api.get(f"/api/projects/{code}/history", "clerk1")).json() == before
+    report["progress"] = [{"code": "DEBT-HIDDEN", "achievement": "not_achieved"}]
+    response = await api.act(code, "report_monitoring", "clerk1", report)
+    assert response.status_code == 200, response.text
+    assert response.json()["cycles"][0]["warning"] == "red"
+    [entry] = [
+        e
+        for e in (await api.get(f"/api/projects/{code}/history", "clerk1")).json()
+        if e["action"] == "report_monitoring"
+    ]
+    assert entry["detail"]["warning"] == "red"
+    assert any("隐性债务" in r for r in entry["detail"]["reasons"])
+    templates = (await api.get("/api/templates?kind=debt", "clerk1")).json()["items"]
+    assert {(r["code"], r["when"], r["level"]) for r in templates[0]["qualitative"]} == {
+        ("DEBT-HIDDEN", "not_achieved", "red"),
+        ("DEBT-HIDDEN", "partly", "yellow"),
+    }

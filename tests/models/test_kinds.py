@@ -26,7 +26,17 @@ from models.kinds import (
 from models.lifecycle import ACTIONS
 from models.project_state import Actor, ProjectFiling, ProjectInfo, ProjectState
 from models.rules import Rules
-from models.vocabulary import BudgetType, Grade, Level1, Level2, ProjectKind, Role, WarningLevel
+from models.vocabulary import (
+    ACHIEVEMENT_ZH,
+    Achievement,
+    BudgetType,
+    Grade,
+    Level1,
+    Level2,
+    ProjectKind,
+    Role,
+    WarningLevel,
+)
 from tests import factories as f
 from tests import factories_kinds as fk
 
@@ -244,6 +254,63 @@ def test_threshold_warnings_follow_budget_type_and_kind(
         budget_type, kind, ((c, Decimal(v)) for c, v in progress.items()), KindRules()
     )
     assert (got_level, len(got_reasons)) == (level, reasons)
+
+
+@pytest.mark.parametrize(
+    ("budget_type", "kind", "said", "level", "reasons"),
+    [
+        (GP, K.DEBT, Achievement.NOT_ACHIEVED, WarningLevel.RED, 1),
+        (GF, K.DEBT, Achievement.PARTLY, WarningLevel.YELLOW, 1),
+        (GP, K.DEBT, Achievement.ACHIEVED, WarningLevel.NONE, 0),
+        # "No new hidden debt" is a debt project's indicator: other kinds' reports are not judged.
+        (GP, K.PROJECT, Achievement.NOT_ACHIEVED, WarningLevel.NONE, 0),
+    ],
+)
+def test_new_hidden_debt_reported_on_a_debt_project_warns(
+    budget_type: BudgetType,
+    kind: ProjectKind,
+    said: Achievement,
+    level: WarningLevel,
+    reasons: int,
+) -> None:
+    """严控地方政府隐性债务: qualitative progress on DEBT-HIDDEN is judged by its own rules."""
+    got_level, got_reasons = threshold_warnings(
+        budget_type, kind, [], KindRules(), {"DEBT-HIDDEN": said}
+    )
+    assert (got_level, len(got_reasons)) == (level, reasons)
+    if reasons:
+        assert f"DEBT-HIDDEN：{ACHIEVEMENT_ZH[said]}" in got_reasons[0]
+
+
+def test_numbers_and_achievements_warn_together_at_the_higher_level() -> None:
+    level, reasons = threshold_warnings(
+        GP,
+        K.DEBT,
+        [("DEBT-REPAYMENT", Decimal("1.05"))],
+        KindRules(),
+        {"DEBT-HIDDEN": Achievement.NOT_ACHIEVED},
+    )
+    assert level is WarningLevel.RED
+    assert [r.split("（")[0] for r in reasons] == [
+        "项目收益对债券本息覆盖倍数低于1.1",
+        "新增地方政府隐性债务，存在违规举债风险",
+    ]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"code": "DEBT-HIDDEN"},
+        {"code": "DEBT-HIDDEN", "actual": "1", "achievement": "achieved"},
+        {"code": "DEBT-HIDDEN", "achievement": "maybe"},
+    ],
+)
+def test_progress_takes_a_number_or_an_achievement(entry: dict[str, str]) -> None:
+    body = {"fiscal_year": 2027, "period_end": "2027-06-30", "executed_amount": "1",
+            "progress": [entry]}  # fmt: skip
+    with pytest.raises(ValidationError) as invalid:
+        PAYLOADS["report_monitoring"].model_validate(body)
+    assert invalid.value.errors()[0]["loc"][:2] == ("progress", 0)
 
 
 # --- filing ------------------------------------------------------------------------------------

@@ -67,6 +67,23 @@ def test_results_take_actuals_or_achievements_per_indicator_of_the_year() -> Non
     PAYLOADS["submit_self_evaluation"].model_validate(body)
 
 
+def test_monitoring_progress_takes_numbers_and_achievements_left_out_when_blank() -> None:
+    form = {
+        "fiscal_year": "2027",
+        "period_end": "2027-06-30",
+        "executed_amount": "5",
+        "progress_DEBT-USE": "40",
+        "progress_achievement_DEBT-HIDDEN": "not_achieved",
+        "progress_achievement_E1": "",
+    }
+    body = payload_from_form("report_monitoring", form, codes=["DEBT-USE", "DEBT-HIDDEN", "E1"])
+    assert body["progress"] == [
+        {"code": "DEBT-USE", "actual": "40"},
+        {"code": "DEBT-HIDDEN", "achievement": "not_achieved"},
+    ]
+    PAYLOADS["report_monitoring"].model_validate(body)
+
+
 def test_an_action_without_a_form_takes_its_payload_as_json() -> None:
     """New actions slot in before their form is designed: the API's JSON body, checked alike."""
     assert form_for("a_future_action").json
