@@ -118,10 +118,28 @@ class EmbeddedTemporal:
         await self.stop()
 
     async def start(self) -> None:
-        """Start the server and return once a client can use the namespace."""
+        """Start the server and return once a client can use the namespace.
+
+        The CLI picks free ports of its own for the server's internal services as it starts,
+        and one of them can be the UI port we checked a moment before, free: the UI then fails
+        to bind ("address already in use") and the CLI exits. Such a start is tried again, a
+        few times, with the CLI choosing its ports anew; a port of ours held by a live listener
+        is refused at once.
+        """
         if self.process is not None:
             msg = "the embedded Temporal server is already running"
             raise EmbeddedTemporalError(msg)
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                await self._start_once()
+            except EmbeddedTemporalError as error:
+                if PORT_CLASH not in str(error) or attempt == START_ATTEMPTS:
+                    raise
+                log.warning("temporal_port_clash_retry", attempt=attempt, log=str(self.log_path))
+            else:
+                return
+
+    async def _start_once(self) -> None:
         # Another Temporal on the port would answer our readiness probe while ours dies.
         for port, what in (
             (self.port, "PERFBUDGET_TEMPORAL_PORT"),
@@ -209,6 +227,11 @@ class EmbeddedTemporal:
         except OSError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
+
+
+# How often `start` tries when the CLI exits on a port clash of its own, and how it says so.
+START_ATTEMPTS = 3
+PORT_CLASH = "address already in use"
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

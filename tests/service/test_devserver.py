@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 from temporalio import workflow
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.worker import Worker
 
-from service.devserver import EmbeddedTemporal, EmbeddedTemporalError
+from service.devserver import START_ATTEMPTS, EmbeddedTemporal, EmbeddedTemporalError
+from service.temporal_client import temporal_cli_path
 
 
 @workflow.defn(sandboxed=False)  # defined in a test module; nothing here needs the sandbox
@@ -128,4 +130,50 @@ async def test_early_exit_reports_the_log_tail(tmp_path: Path) -> None:
     server = EmbeddedTemporal(data_dir=tmp_path, port=port, ui_port=ui_port, executable=fake)
     with pytest.raises(EmbeddedTemporalError, match=r"status 3(.|\n)*boom: bad flag"):
         await server.start()
+    assert server.process is None
+
+
+def _clashing_cli(tmp_path: Path, clashes: int) -> tuple[Path, Path]:
+    """A `temporal` that fails its first `clashes` starts as the CLI does when one of its own
+    internal ports lands on a port taken meanwhile, then runs the real one; and its tally."""
+    tally = tmp_path / "starts"
+    fake = tmp_path / "temporal"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f"echo start >> '{tally}'\n"
+        f"if [ $(wc -l < '{tally}') -le {clashes} ]; then\n"
+        "  echo 'listen tcp 127.0.0.1:41247: bind: address already in use' >&2; exit 1\n"
+        "fi\n"
+        f"exec '{temporal_cli_path()}' \"$@\"\n"
+    )
+    fake.chmod(0o755)
+    return fake, tally
+
+
+async def test_a_start_that_meets_a_port_clash_of_the_clis_own_is_tried_again(
+    tmp_path: Path,
+) -> None:
+    fake, tally = _clashing_cli(tmp_path, clashes=1)
+    port, ui_port = free_ports(2)
+    server = EmbeddedTemporal(
+        data_dir=tmp_path / "data", port=port, ui_port=ui_port, executable=fake
+    )
+    async with server:
+        client = await Client.connect(server.address)
+        assert (
+            await client.workflow_service.get_system_info(GetSystemInfoRequest())
+        ).server_version
+    assert tally.read_text().count("start") == 2
+    assert "address already in use" in server.log_path.read_text()
+
+
+async def test_a_port_clash_on_every_try_is_reported(tmp_path: Path) -> None:
+    fake, tally = _clashing_cli(tmp_path, clashes=START_ATTEMPTS)
+    port, ui_port = free_ports(2)
+    server = EmbeddedTemporal(
+        data_dir=tmp_path / "data", port=port, ui_port=ui_port, executable=fake
+    )
+    with pytest.raises(EmbeddedTemporalError, match="address already in use"):
+        await server.start()
+    assert tally.read_text().count("start") == START_ATTEMPTS
     assert server.process is None
