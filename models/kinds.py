@@ -651,8 +651,9 @@ def threshold_warnings(
             continue
         reasons.append(f"{rule.reason_zh}（{rule.code} = {value}）")
         level = max(level, rule.level, key=_ORDER.index)
+    said_of = achievements or {}
     for q in rules.qualitative:
-        said = (achievements or {}).get(q.code)
+        said = said_of.get(q.code)
         if said is not q.when or not q.applies_to(budget_type, kind):
             continue
         reasons.append(f"{q.reason_zh}（{q.code}：{ACHIEVEMENT_ZH[said]}）")
