@@ -12,7 +12,7 @@ import structlog
 from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker.workflow_sandbox import SandboxRestrictions
 
 from activities.department_projection import DepartmentProjectionActivities
 from activities.fiscal_year import FiscalYearActivities
@@ -20,6 +20,7 @@ from activities.notifications import NotificationActivities
 from activities.projection import ProjectionActivities
 from service.gc_tuning import settle_heap
 from service.outbox_sweep import sweep_outbox
+from service.sandbox_runner import DirectContextSandboxedWorkflowRunner
 from service.schedules import ensure_fiscal_year_schedule
 from service.settings import Settings
 from workflows.department import DepartmentYearWorkflow
@@ -43,8 +44,8 @@ PASSTHROUGH = (
 )
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    return SandboxedWorkflowRunner(
+def workflow_runner() -> DirectContextSandboxedWorkflowRunner:
+    return DirectContextSandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
     )
 
