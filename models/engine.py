@@ -99,7 +99,7 @@ def _machine_transitions(level: Level) -> list[dict[str, Any]]:
                 "trigger": action.name,
                 "source": list(t.source),
                 "dest": t.dest,
-                "conditions": [_condition(g) for g in t.guards]
+                "conditions": [_condition(g) for g in t.guards if not GUARDS[g].admission_only]
                 + ([_condition(t.when)] if t.when else []),
             }
             if t.unless:
@@ -177,11 +177,13 @@ class Lifecycle:
         today: date,
         fiscal_year: int | None = None,
         actor: Actor | None = None,
+        admitting: bool = True,
     ) -> Rejection | None:
         """Everything that stops `action` now, or None when it may go ahead.
 
         With `payload=None` the guards that need a payload are assumed to hold: that answers
-        "may this user do this now?" for listing allowed actions.
+        "may this user do this now?" for listing allowed actions. `admitting=False`: the
+        action was admitted already (see `Guard.admission_only`), as when it is applied.
         """
         definition = ACTIONS[action]
         target = self._target(definition, payload, fiscal_year)
@@ -225,7 +227,9 @@ class Lifecycle:
             guard_names = chosen.guards
         for name in guard_names:
             guard = GUARDS[name]
-            if guard.needs_payload and payload is None:
+            if (guard.needs_payload and payload is None) or (
+                guard.admission_only and not admitting
+            ):
                 continue
             if target.fiscal_year is None and target.level is Level.CYCLE:
                 continue  # nothing to judge a year's guards against
@@ -289,9 +293,15 @@ class Lifecycle:
     def execute(
         self, action: str, payload: a.Payload, *, actor: Actor, now: datetime
     ) -> HistoryEntry:
-        """Apply `action` if nothing is missing (else raise ActionRejected); record it."""
+        """Apply `action` if nothing is missing (else raise ActionRejected); record it.
+
+        The guards judged when the action was admitted only (`Guard.admission_only`) are not
+        judged again: a replayed history applies what was accepted when it was recorded.
+        """
         today = business_today(now, self.rules)
-        rejection = self.evaluate(action, payload, role=actor.role, today=today, actor=actor)
+        rejection = self.evaluate(
+            action, payload, role=actor.role, today=today, actor=actor, admitting=False
+        )
         if rejection is not None:
             raise ActionRejected(rejection)
         definition = ACTIONS[action]

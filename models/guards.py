@@ -46,6 +46,12 @@ class Guard:
     message_zh: str
     check: Check
     needs_payload: bool = False
+    # Judged when a request is admitted (the workflow's update validator, the API's answers,
+    # the actions offered), not again when an admitted action is applied, nor by the machine:
+    # a rule on new requests, added after histories were recorded that it would have refused.
+    # A replay applies what was accepted then (validators do not run on replay), so such a
+    # rule needs no patch marker.
+    admission_only: bool = False
 
 
 def _at_or_after(cycle: Cycle | None, state: str) -> bool:
@@ -282,6 +288,22 @@ def _progress_codes_known(ctx: GuardContext) -> str | None:
     known = {i.code for i in ctx.cycle.indicators}
     unknown = sorted({p.code for p in ctx.payload.progress} - known)
     return f"unknown indicator code(s): {', '.join(unknown)}" if unknown else None
+
+
+def _progress_in_its_measure(ctx: GuardContext) -> str | None:
+    if not isinstance(ctx.payload, a.ReportMonitoring) or ctx.cycle is None:
+        return None
+    indicators = {i.code: i for i in ctx.cycle.indicators}
+    wrong: list[str] = []
+    for p in ctx.payload.progress:
+        indicator = indicators.get(p.code)
+        if indicator is None:  # progress_codes_known names it
+            continue
+        if indicator.quantitative and p.actual is None:
+            wrong.append(f"{p.code} is quantitative: give its 'actual' value")
+        elif not indicator.quantitative and p.achievement is None:
+            wrong.append(f"{p.code} is qualitative: give its 'achievement'")
+    return "; ".join(wrong) or None
 
 
 def _year_closed(ctx: GuardContext) -> str | None:
@@ -644,6 +666,14 @@ GUARDS: dict[str, Guard] = {
             "监控进度须对应本年度指标",
             _progress_codes_known,
             needs_payload=True,
+        ),
+        Guard(
+            "progress_in_its_measure",
+            "progress is a number on a quantitative indicator, an achievement on a qualitative one",
+            "定量指标填报实际值，定性指标填报达成情况",
+            _progress_in_its_measure,
+            needs_payload=True,
+            admission_only=True,
         ),
         Guard("year_closed", "the fiscal year is closed", "预算年度已结束", _year_closed),
         Guard(

@@ -278,6 +278,7 @@ ACTIONS: dict[str, ActionDef] = {
                     "period_in_year",
                     "executed_within_approved",
                     "progress_codes_known",
+                    "progress_in_its_measure",
                 ),
             ),
         ),

@@ -116,8 +116,9 @@ def goal_achievement_pct(
 
     The ratio is scoring's `quantitative_ratio`, so monitoring and evaluation judge an indicator
     alike. Qualitative indicators, indicators without a numeric target or positive weight, and
-    progress for unknown codes are left out rather than refused: monitoring is advisory and a
-    report must not fail on them. When a code is reported twice, the last entry wins. None when
+    progress without a number are left out (new reports are refused progress for unknown codes
+    or in the wrong measure, but a history recorded before those guards may hold either, and
+    must replay). When a code is reported twice, the last entry wins. None when
     nothing measurable was reported. Rounded half-up to cents.
     """
     latest = {p.code: p.actual for p in progress if p.actual is not None}

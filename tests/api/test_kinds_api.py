@@ -138,7 +138,8 @@ async def test_procurement_savings_shown_in_the_project(api: Api) -> None:
 async def test_a_debt_project_reporting_new_hidden_debt_is_a_red_warning(api: Api) -> None:
     """Monitoring takes a qualitative indicator's progress as an achievement; a debt project
     saying "no new hidden debt" is not achieved gets a red warning that finance must hear.
-    A progress entry with a number and an achievement at once is a 422 naming it."""
+    A progress entry with a number and an achievement at once is a 422 naming it; a number
+    for the qualitative indicator is a 409 naming the guard; neither records anything."""
     year, code = _this_year(), _code()
     body = fk.filing(code, ProjectKind.DEBT, start_year=year, end_year=year)
     assert (await _file(api, body)).status_code == 201
@@ -160,6 +161,13 @@ async def test_a_debt_project_reporting_new_hidden_debt_is_a_red_warning(api: Ap
     refused = await api.act(code, "report_monitoring", "clerk1", report)
     assert refused.status_code == 422, refused.text
     assert refused.json()["errors"][0]["field"].startswith("body.progress.0")
+    assert (await api.get(f"/api/projects/{code}/history", "clerk1")).json() == before
+    report["progress"] = [{"code": "DEBT-HIDDEN", "actual": "1"}]
+    wrong_measure = await api.act(code, "report_monitoring", "clerk1", report)
+    assert wrong_measure.status_code == 409, wrong_measure.text
+    [unmet] = wrong_measure.json()["unmet"]
+    assert unmet["guard"] == "progress_in_its_measure"
+    assert "DEBT-HIDDEN is qualitative" in unmet["message"]
     assert (await api.get(f"/api/projects/{code}/history", "clerk1")).json() == before
     report["progress"] = [{"code": "DEBT-HIDDEN", "achievement": "not_achieved"}]
     response = await api.act(code, "report_monitoring", "clerk1", report)

@@ -606,3 +606,68 @@ def test_social_insurance_balance_below_three_months_warns_red() -> None:
     assert cycle.warning is WarningLevel.RED
     assert any("累计结余可支付月数低于3个月" in r for r in cycle.monitoring[-1].reasons)
     assert cycle.warning_response_due is not None
+
+
+def _debt_report(*progress: dict[str, str]) -> dict[str, Any]:
+    return {
+        "fiscal_year": 2027,
+        "period_end": "2027-04-30",
+        "executed_amount": 400_000,
+        "progress": list(progress),
+    }
+
+
+@pytest.mark.parametrize(
+    ("wrong", "right", "named"),
+    [
+        (
+            {"code": "DEBT-HIDDEN", "actual": "0"},
+            {"code": "DEBT-HIDDEN", "achievement": "achieved"},
+            "DEBT-HIDDEN is qualitative",
+        ),
+        (
+            {"code": "DEBT-USE", "achievement": "achieved"},
+            {"code": "DEBT-USE", "actual": "95"},
+            "DEBT-USE is quantitative",
+        ),
+    ],
+)
+def test_progress_in_the_wrong_measure_is_refused_when_reported(
+    wrong: dict[str, str], right: dict[str, str], named: str
+) -> None:
+    """A number for a qualitative indicator, or an achievement for a quantitative one, is
+    refused with the indicator named, and nothing is recorded; in its own measure it is not."""
+    d = Driver(K.DEBT)
+    d.fund(2027)
+    d.at(2027, 5)
+    before = d.state.model_dump()
+
+    def judged(entry: dict[str, str]) -> Any:
+        body = _debt_report({"code": "DEBT-REPAYMENT", "actual": "100"}, entry)
+        return d.lifecycle.evaluate(
+            "report_monitoring",
+            PAYLOADS["report_monitoring"].model_validate(body),
+            role=Role.DEPARTMENT,
+            today=d.now.date(),
+            actor=ACTORS[Role.DEPARTMENT],
+        )
+
+    rejection = judged(wrong)
+    assert rejection is not None
+    assert [u.guard for u in rejection.unmet] == ["progress_in_its_measure"]
+    assert named in rejection.unmet[0].message
+    assert rejection.unmet[0].message_zh == "定量指标填报实际值，定性指标填报达成情况"
+    assert d.state.model_dump() == before
+    assert judged(right) is None
+
+
+def test_a_recorded_report_in_the_wrong_measure_still_applies() -> None:
+    """Histories recorded before the check replay as they were: applying an admitted report
+    does not judge its measures again (`Guard.admission_only`), nor does the machine."""
+    d = Driver(K.DEBT)
+    d.fund(2027)
+    d.at(2027, 5)
+    d.do("report_monitoring", _debt_report({"code": "DEBT-HIDDEN", "actual": "0"}))
+    cycle = d.state.cycle(2027)
+    assert cycle is not None
+    assert len(cycle.monitoring) == 1
