@@ -172,6 +172,9 @@ class RecordProcurement(YearPayload):
     method: ProcurementMethod
     supplier: Annotated[str, Field(min_length=1, max_length=200)]
     contract_amount: PositiveMoney
+    # Why the one supplier (单一来源采购的理由): required for single-source procurement, the
+    # one method without competition (guard `single_source_justified`); ignored otherwise.
+    single_source_reason: Text = ""
 
 
 class Exit(Payload):

@@ -16,7 +16,7 @@ from models import actions as a
 from models.control_number import reservation_refusal
 from models.evaluators import conflicts_of
 from models.key_evaluation import SelectionReason, key_grade, score_problems
-from models.kinds import PAYS_BY_PERFORMANCE, template_for, template_problems
+from models.kinds import PAYS_BY_PERFORMANCE, ProcurementMethod, template_for, template_problems
 from models.lifecycle import CYCLE_STATES
 from models.project_state import Actor, Cycle, ProjectState
 from models.results import cut_percent_for, needs_rectification
@@ -530,6 +530,15 @@ def _is_procurement(ctx: GuardContext) -> str | None:
     return f"a {kind.value} project records no procurement contract (only procurement projects)"
 
 
+def _single_source_justified(ctx: GuardContext) -> str | None:
+    p = ctx.payload
+    if not isinstance(p, a.RecordProcurement) or p.method is not ProcurementMethod.SINGLE_SOURCE:
+        return None
+    if p.single_source_reason.strip():
+        return None
+    return "a single-source procurement needs its reason (single_source_reason)"
+
+
 def _procurement_unrecorded(ctx: GuardContext) -> str | None:
     if ctx.cycle is not None and ctx.cycle.procurement is not None:
         return f"the procurement of fiscal year {ctx.fiscal_year} is already recorded"
@@ -820,6 +829,14 @@ GUARDS: dict[str, Guard] = {
             "合同金额不得超过采购预算",
             _contract_within_budget,
             needs_payload=True,
+        ),
+        Guard(
+            "single_source_justified",
+            "a single-source procurement gives its reason",
+            "单一来源采购须说明理由",
+            _single_source_justified,
+            needs_payload=True,
+            admission_only=True,
         ),
     )
 }

@@ -426,6 +426,7 @@ ACTIONS: dict[str, ActionDef] = {
                     "is_procurement",
                     "procurement_unrecorded",
                     "contract_within_budget",
+                    "single_source_justified",
                 )
                 for state in ("budget_approved", "executing")
             ),

@@ -174,6 +174,12 @@ class ProcurementRecord(BaseModel):
     savings: Decimal
     savings_rate_pct: Decimal
     recorded_at: datetime
+    single_source_reason: str = ""  # why the one supplier, for a single-source procurement
+
+    @property
+    def competitive(self) -> bool:
+        """Whether suppliers competed (公平竞争): every method but single-source."""
+        return self.method is not ProcurementMethod.SINGLE_SOURCE
 
 
 class Review(BaseModel):

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from models.kinds import ProcurementMethod
 from models.vocabulary import Achievement, Assessor, ExitReason, WarningDecision
 
 MAX_INDICATOR_ROWS = 8  # blank rows offered by the goals form (Excel import for more)
@@ -117,6 +118,21 @@ FORMS: dict[str, FormSpec] = {
         fields=(
             Field("reason", "form.reason", "select", _options("exit", ExitReason), required=True),
             _COMMENT,
+        )
+    ),
+    "record_procurement": FormSpec(
+        fields=(
+            Field(
+                "method",
+                "form.procurement_method",
+                "select",
+                _options("procurement", ProcurementMethod),
+                required=True,
+            ),
+            Field("supplier", "form.supplier", required=True),
+            Field("contract_amount", "form.contract_amount", "number", required=True),
+            # Single-source only (guard `single_source_justified`); left out when empty.
+            Field("single_source_reason", "form.single_source_reason", "textarea"),
         )
     ),
 }

@@ -92,7 +92,8 @@ async def test_filing_validates_kind_specific_fields(api: Api) -> None:
 
 
 async def test_procurement_savings_shown_in_the_project(api: Api) -> None:
-    """A procurement project of this year records its contract; the detail shows the savings."""
+    """A procurement project of this year records its contract; the detail shows the savings.
+    A single-source contract without its reason is refused (409), nothing recorded."""
     year, code = _this_year(), _code()
     body = fk.filing(code, ProjectKind.PROCUREMENT, start_year=year, end_year=year)
     assert (await _file(api, body)).status_code == 201
@@ -123,6 +124,11 @@ async def test_procurement_savings_shown_in_the_project(api: Api) -> None:
     assert {"action": "record_procurement", "fiscal_year": year} in (
         await api.get(f"/api/projects/{code}", "clerk1")
     ).json()["allowed_actions"]
+    single_source = {**contract, "method": "single_source"}
+    unjustified = await api.act(code, "record_procurement", "clerk1", single_source)
+    assert unjustified.status_code == 409, unjustified.text
+    assert [u["guard"] for u in unjustified.json()["unmet"]] == ["single_source_justified"]
+    assert unjustified.json()["unmet"][0]["message_zh"] == "单一来源采购须说明理由"
     response = await api.act(code, "record_procurement", "clerk1", contract)
     assert response.status_code == 200, response.text
     assert response.json()["cycles"][0]["state"] == "executing"

@@ -84,6 +84,30 @@ def test_monitoring_progress_takes_numbers_and_achievements_left_out_when_blank(
     PAYLOADS["report_monitoring"].model_validate(body)
 
 
+def test_the_procurement_form_takes_method_supplier_amount_and_a_single_source_reason() -> None:
+    form = {
+        "fiscal_year": "2027",
+        "method": "single_source",
+        "supplier": " 某专利权人 ",
+        "contract_amount": "990000",
+        "single_source_reason": "专利技术，唯一供应商",
+    }
+    body = payload_from_form("record_procurement", form, codes=[])
+    assert body == {
+        "fiscal_year": "2027",
+        "method": "single_source",
+        "supplier": "某专利权人",
+        "contract_amount": "990000",
+        "single_source_reason": "专利技术，唯一供应商",
+    }
+    PAYLOADS["record_procurement"].model_validate(body)
+    competitive = payload_from_form(
+        "record_procurement", {**form, "method": "inquiry", "single_source_reason": ""}, codes=[]
+    )
+    assert "single_source_reason" not in competitive
+    PAYLOADS["record_procurement"].model_validate(competitive)
+
+
 def test_an_action_without_a_form_takes_its_payload_as_json() -> None:
     """New actions slot in before their form is designed: the API's JSON body, checked alike."""
     assert form_for("a_future_action").json
