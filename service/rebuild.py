@@ -21,6 +21,7 @@ from models.evaluator_tables import EvaluatorAssignmentRow
 from models.project_state import ProjectState
 from models.tables import CycleRow, HistoryRow, ProjectRow
 from service import closed_transfers
+from service.db import refresh_statistics
 from service.department_projection import apply_department_snapshot
 from service.projection import apply_snapshot
 from workflows.department import DepartmentYearWorkflow
@@ -50,6 +51,8 @@ async def rebuild_projection(
         await asyncio.to_thread(_replace, engine, state)
         projects += 1
         entries += len(state.history)
+    if projects:  # a bulk load: plan the next reads on what is there now
+        await asyncio.to_thread(refresh_statistics, engine)
     return RebuildReport(projects=projects, history_entries=entries)
 
 
@@ -106,6 +109,8 @@ async def rebuild_department_years(
         await asyncio.to_thread(_replace_department_year, engine, state)
         years += 1
         entries += len(state.history)
+    if years:
+        await asyncio.to_thread(refresh_statistics, engine)
     return RebuildReport(projects=years, history_entries=entries)
 
 

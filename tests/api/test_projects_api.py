@@ -249,6 +249,7 @@ async def test_projection_rebuild_equals_the_live_projection(api: Api) -> None:
     from service import audit
     from service.db import engine_for
     from service.rebuild import rebuild_projection
+    from tests.service.test_planner_statistics import has_statistics
 
     code = await _active(api)
     await api.act(code, "submit_goals", "clerk1", f.goals(_year()))
@@ -299,6 +300,7 @@ async def test_projection_rebuild_equals_the_live_projection(api: Api) -> None:
         await asyncio.sleep(0.1)
     assert report.projects == 3
     assert dump() == live
+    assert has_statistics(engine)  # a bulk load: the planner's statistics were refreshed
     with Session(engine) as session:
         assert audit.verify(session, code=closed).ok
 
