@@ -15,7 +15,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -26,13 +25,13 @@ with workflow.unsafe.imports_passed_through():
     from models.actions import PAYLOADS
     from models.calendar import FiscalCalendar
     from models.duties import LABEL_ZH as DUTY_LABEL_ZH
-    from models.engine import ActionRejected, AllowedAction, Lifecycle
+    from models.engine import ActionRejected, Lifecycle
     from models.engine_time import business_today, start_of_year
     from models.escalation import escalation_level
     from models.fiscal_notice import FISCAL_NOTICE_SIGNAL, FiscalNotice
     from models.fiscal_year import receive_notice
     from models.lifecycle import CYCLE_OPEN_STATES, PROJECT_FINAL_STATES, STATE_ZH
-    from models.project_state import SYSTEM_ACTOR, HistoryEntry, ProjectState, entries_after
+    from models.project_state import SYSTEM_ACTOR, ProjectState, entries_after
     from models.rules import Rules
     from models.vocabulary import Role
     from workflows import search_attributes as sa
@@ -40,38 +39,9 @@ with workflow.unsafe.imports_passed_through():
 
     # ActRequest is also this workflow's: callers import it from here with the workflow.
     from workflows.act_contract import ActRequest as ActRequest
-
-
-class ProjectWorkflowInput(BaseModel):
-    project: ProjectState
-    rules: Rules = Rules()
-    # Highest history seq already written to the SQL projection (carried over continue-as-new).
-    projected_seq: int = 0
-    # Seconds added to the server clock to get business time: 0 in production; lets tests and
-    # demos run a scenario dated in the past on a clock that only moves forward.
-    clock_offset_seconds: float = 0
-    # Updates one run takes before it hands over to a new one, and after which it refuses more
-    # until it has (see ROLLOVER_PATCH). Carried over continue-as-new.
-    rollover_after_updates: int = Field(default=500, ge=1)
-    refuse_updates_after: int = Field(default=1_900, ge=2)
-
-    @model_validator(mode="after")
-    def _refusing_only_after_rollover(self) -> ProjectWorkflowInput:
-        if self.refuse_updates_after <= self.rollover_after_updates:
-            raise ValueError("refuse_updates_after must be above rollover_after_updates")
-        return self
-
-
-class ActOutcome(BaseModel):
-    """The update's result: the project after the action and the history it added."""
-
-    project: ProjectState  # without history (it is in `entries` and the projection)
-    entries: list[HistoryEntry]
-
-
-class ProjectView(BaseModel):
-    project: ProjectState
-    allowed: dict[str, list[AllowedAction]]  # by role
+    from workflows.project_contract import ActOutcome as ActOutcome
+    from workflows.project_contract import ProjectView as ProjectView
+    from workflows.project_contract import ProjectWorkflowInput as ProjectWorkflowInput
 
 
 # Since this patch `act` answers without projecting: the API writes the action into the read
