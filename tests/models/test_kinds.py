@@ -24,7 +24,7 @@ from models.kinds import (
     threshold_warnings,
 )
 from models.lifecycle import ACTIONS
-from models.project_state import Actor, ProjectFiling, ProjectInfo, ProjectState
+from models.project_state import Actor, ProcurementRecord, ProjectFiling, ProjectInfo, ProjectState
 from models.rules import Rules
 from models.vocabulary import (
     ACHIEVEMENT_ZH,
@@ -558,18 +558,31 @@ def test_procurement_records_savings_once_within_budget() -> None:
     ]
 
 
-def test_single_source_procurement_is_recorded_only_with_its_reason() -> None:
-    """公平和效率: the one method without competition is admitted only with the reason it was
-    chosen, which the record keeps beside the savings; a competitive method needs none."""
+def executing_procurement() -> Driver:
+    """A procurement project whose 2027 budget is approved and executing (April 2027)."""
     d = Driver(K.PROCUREMENT)
     d.fund(2027)
     d.at(2027, 4)
-    body = {
-        "fiscal_year": 2027,
-        "method": "single_source",
-        "supplier": "某专利权人",
-        "contract_amount": "990000",
-    }
+    return d
+
+
+def procured(d: Driver, method: str, **extra: str) -> ProcurementRecord:
+    """Record 2027's contract (990,000 from 某专利权人) and return the year's record."""
+    body = {"fiscal_year": 2027, "method": method, "supplier": "某专利权人",
+            "contract_amount": "990000", **extra}  # fmt: skip
+    d.do("record_procurement", body)
+    cycle = d.state.cycle(2027)
+    assert cycle is not None
+    assert cycle.procurement is not None
+    return cycle.procurement
+
+
+def test_single_source_procurement_is_recorded_only_with_its_reason() -> None:
+    """公平和效率: the one method without competition is admitted only with the reason it was
+    chosen, which the record keeps beside the savings; a competitive method needs none."""
+    d = executing_procurement()
+    body = {"fiscal_year": 2027, "method": "single_source", "supplier": "某专利权人",
+            "contract_amount": "990000"}  # fmt: skip
 
     def unmet(payload: dict[str, Any]) -> list[str]:
         rejection = d.lifecycle.evaluate(
@@ -584,53 +597,21 @@ def test_single_source_procurement_is_recorded_only_with_its_reason() -> None:
     assert unmet({**body, "single_source_reason": "   "}) == ["single_source_justified"]
     assert unmet({**body, "method": "public_tender"}) == []
     reason = "只能从唯一供应商处采购（专利技术）"
-    d.do("record_procurement", {**body, "single_source_reason": f" {reason} "})
-    cycle = d.state.cycle(2027)
-    assert cycle is not None
-    record = cycle.procurement
-    assert record is not None
+    record = procured(d, "single_source", single_source_reason=f" {reason} ")
     assert not record.competitive
     assert record.single_source_reason == reason
 
 
 def test_a_competitive_procurement_keeps_no_single_source_reason() -> None:
-    d = Driver(K.PROCUREMENT)
-    d.fund(2027)
-    d.at(2027, 4)
-    d.do(
-        "record_procurement",
-        {
-            "fiscal_year": 2027,
-            "method": "inquiry",
-            "supplier": "某公司",
-            "contract_amount": "990000",
-            "single_source_reason": "不适用",
-        },
-    )
-    cycle = d.state.cycle(2027)
-    assert cycle is not None
-    assert cycle.procurement is not None
-    assert cycle.procurement.competitive
-    assert cycle.procurement.single_source_reason == ""
+    record = procured(executing_procurement(), "inquiry", single_source_reason="不适用")
+    assert record.competitive
+    assert record.single_source_reason == ""
 
 
 def test_a_recorded_single_source_procurement_without_reason_still_applies() -> None:
     """Replay: a history recorded before the guard applies as it was (`admission_only`)."""
-    d = Driver(K.PROCUREMENT)
-    d.fund(2027)
-    d.at(2027, 4)
-    d.do(
-        "record_procurement",
-        {
-            "fiscal_year": 2027,
-            "method": "single_source",
-            "supplier": "某公司",
-            "contract_amount": "1",
-        },
-    )
-    cycle = d.state.cycle(2027)
-    assert cycle is not None
-    assert cycle.procurement is not None
+    record = procured(executing_procurement(), "single_source")
+    assert not record.competitive
 
 
 def test_only_procurement_projects_record_contracts() -> None:

@@ -12,7 +12,7 @@ from models.project_state import ProjectState
 from models.vocabulary import BudgetType, ProjectKind
 from service.projection import apply_snapshot
 from tests import factories_kinds as fk
-from tests.models.test_kinds import Driver
+from tests.models.test_kinds import Driver, executing_procurement, procured
 from tests.security.conftest import LightApp
 from tests.web.conftest import light_app
 from tests.web.test_reasons_on_the_project_page import _sign_in
@@ -29,19 +29,8 @@ def _coded(d: Driver, code: str) -> ProjectState:
 
 
 def _procurement(method: str, code: str) -> ProjectState:
-    d = Driver(K.PROCUREMENT)
-    d.fund(2027)
-    d.at(2027, 4)
-    d.do(
-        "record_procurement",
-        {
-            "fiscal_year": 2027,
-            "method": method,
-            "supplier": "某专利权人",
-            "contract_amount": "873450.50",
-            "single_source_reason": REASON,
-        },
-    )
+    d = executing_procurement()
+    procured(d, method, contract_amount="873450.50", single_source_reason=REASON)
     return _coded(d, code)
 
 
