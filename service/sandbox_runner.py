@@ -5,7 +5,7 @@ temporalio's worker asks the workflow instance for the payload's serialization c
 external-store context. The sandboxed instance answers each question by exec-ing a line of
 source text under the sandbox's importer: compiling it and swapping the import machinery in
 and out, about 0.1 ms a time on a 2-core machine, 0.7-0.9 ms per update (measured with
-`py-spy --gil`: 7 % of the API process's CPU during the round-trip benchmark).
+`py-spy --gil`: 7 % of the benchmark process's Python time in the round trip).
 
 The answer is computed by SDK code (`_WorkflowInstanceImpl.get_serialization_context`,
 `get_external_store_context`) from the instance's own state: which workflow it is, and which
