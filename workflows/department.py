@@ -17,10 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import Any
 
-from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -39,10 +36,15 @@ with workflow.unsafe.imports_passed_through():
     from models.engine import ActionRejected
     from models.engine_time import business_today
     from models.fiscal_notice import FISCAL_NOTICE_SIGNAL, FiscalNotice
-    from models.project_state import Actor, HistoryEntry, entries_after
-    from models.rules import Rules
+    from models.project_state import entries_after
     from models.vocabulary import Role
     from workflows.act_contract import BAD_PAYLOAD, ActRequest, rejected_error, validated_payload
+    from workflows.department_contract import AssessmentNoticeRequest as AssessmentNoticeRequest
+    from workflows.department_contract import DepartmentActOutcome as DepartmentActOutcome
+    from workflows.department_contract import DepartmentYearInput as DepartmentYearInput
+    from workflows.department_contract import DepartmentYearView as DepartmentYearView
+    from workflows.department_contract import ReserveRequest as ReserveRequest
+    from workflows.department_contract import SettleRequest as SettleRequest
 
 # Runs started before this patch have no deadlines: their histories replay without the timer.
 DEADLINES_PATCH = "department-deadlines"
@@ -59,44 +61,6 @@ ROLLOVER_PATCH = "department-rollover-after-updates"
 
 # The same request as a project's `act` (the histories carry its fields, not its name).
 DepartmentActRequest = ActRequest
-
-
-class DepartmentYearInput(BaseModel):
-    year: DepartmentYearState
-    rules: Rules = Rules()
-    projected_seq: int = 0
-    # As in ProjectWorkflowInput: business time = server time + this (tests, demos).
-    clock_offset_seconds: float = 0
-    # Updates a run takes before it hands over to a new one (ROLLOVER_PATCH).
-    rollover_after_updates: int = Field(default=500, ge=1)
-
-
-class DepartmentActOutcome(BaseModel):
-    year: DepartmentYearState  # without history
-    entries: list[HistoryEntry]
-
-
-class ReserveRequest(BaseModel):
-    reservation_id: str = Field(min_length=1, max_length=200)
-    project_code: str
-    amount: Decimal = Field(gt=0)
-    actor: Actor
-
-
-class SettleRequest(BaseModel):
-    reservation_id: str
-    confirmed: bool  # True: the project approved; False: it refused, free the amount
-    actor: Actor
-
-
-class AssessmentNoticeRequest(BaseModel):
-    detail: dict[str, Any]
-    actor: Actor
-
-
-class DepartmentYearView(BaseModel):
-    year: DepartmentYearState
-    allowed: dict[str, list[str]]  # by role
 
 
 def department_workflow_id(department: str, fiscal_year: int) -> str:
