@@ -18,13 +18,7 @@ from models.assessment import assess
 from models.escalation import audiences
 from models.guards import GuardContext, final_score
 from models.key_evaluation import KeyEvaluation, key_grade, key_total
-from models.kinds import (
-    ProcurementMethod,
-    fund_decision,
-    performance_payment,
-    procurement_savings,
-    threshold_warnings,
-)
+from models.kinds import fund_decision, performance_payment, procurement_savings, threshold_warnings
 from models.monitoring import goal_achievement_pct, monitoring_warning
 from models.notify import Audience, Desk, EventKind
 from models.project_state import (
@@ -500,7 +494,6 @@ def _record_procurement(
     assert cycle is not None
     assert cycle.approved_amount is not None
     saved = procurement_savings(cycle.approved_amount, p.contract_amount)
-    single_source = p.method is ProcurementMethod.SINGLE_SOURCE
     cycle.procurement = ProcurementRecord(
         method=p.method,
         supplier=p.supplier,
@@ -509,7 +502,7 @@ def _record_procurement(
         savings=saved.savings,
         savings_rate_pct=saved.savings_rate_pct,
         recorded_at=now,
-        single_source_reason=p.single_source_reason.strip() if single_source else "",
+        single_source_reason="" if p.method.competitive else p.single_source_reason.strip(),
     )
     return {
         "budget": str(saved.budget),

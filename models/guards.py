@@ -16,7 +16,7 @@ from models import actions as a
 from models.control_number import reservation_refusal
 from models.evaluators import conflicts_of
 from models.key_evaluation import SelectionReason, key_grade, score_problems
-from models.kinds import PAYS_BY_PERFORMANCE, ProcurementMethod, template_for, template_problems
+from models.kinds import PAYS_BY_PERFORMANCE, template_for, template_problems
 from models.lifecycle import CYCLE_STATES
 from models.project_state import Actor, Cycle, ProjectState
 from models.results import cut_percent_for, needs_rectification
@@ -532,7 +532,7 @@ def _is_procurement(ctx: GuardContext) -> str | None:
 
 def _single_source_justified(ctx: GuardContext) -> str | None:
     p = ctx.payload
-    if not isinstance(p, a.RecordProcurement) or p.method is not ProcurementMethod.SINGLE_SOURCE:
+    if not isinstance(p, a.RecordProcurement) or p.method.competitive:
         return None
     if p.single_source_reason.strip():
         return None

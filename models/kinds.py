@@ -445,6 +445,11 @@ class ProcurementMethod(StrEnum):
     INQUIRY = "inquiry"  # 询价
     SINGLE_SOURCE = "single_source"  # 单一来源
 
+    @property
+    def competitive(self) -> bool:
+        """Whether suppliers compete (公平竞争): every method but single-source."""
+        return self is not ProcurementMethod.SINGLE_SOURCE
+
 
 class Savings(BaseModel):
     budget: Decimal

@@ -178,8 +178,7 @@ class ProcurementRecord(BaseModel):
 
     @property
     def competitive(self) -> bool:
-        """Whether suppliers competed (公平竞争): every method but single-source."""
-        return self.method is not ProcurementMethod.SINGLE_SOURCE
+        return self.method.competitive
 
 
 class Review(BaseModel):

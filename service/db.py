@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, Table, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
@@ -125,8 +125,9 @@ def session_scope(settings: Settings) -> Iterator[Session]:
 _SQLITE_ANALYSIS_LIMIT = 1000
 
 
-def refresh_statistics(engine: Engine) -> None:
-    """Refresh the query planner's statistics, after a bulk load (a projection rebuild).
+def refresh_statistics(engine: Engine, tables: Iterable[Table]) -> None:
+    """Refresh the query planner's statistics of `tables`, after a bulk load into them (a
+    projection rebuild).
 
     Without them a freshly loaded PostgreSQL plans the list filters as if each table held a
     handful of rows, until autovacuum's next pass (up to a minute later): 10,000 index lookups
@@ -135,4 +136,6 @@ def refresh_statistics(engine: Engine) -> None:
     with engine.begin() as connection:
         if connection.dialect.name == "sqlite":
             connection.execute(text(f"PRAGMA analysis_limit={_SQLITE_ANALYSIS_LIMIT}"))
-        connection.execute(text("ANALYZE"))
+        quote = connection.dialect.identifier_preparer.quote
+        for table in tables:
+            connection.execute(text(f"ANALYZE {quote(table.name)}"))

@@ -119,6 +119,8 @@ _PROJECT: Table = ProjectRow.__table__  # type: ignore[attr-defined]
 _CYCLE: Table = CycleRow.__table__  # type: ignore[attr-defined]
 _ASSIGNMENT: Table = EvaluatorAssignmentRow.__table__  # type: ignore[attr-defined]
 _HISTORY: Table = HistoryRow.__table__  # type: ignore[attr-defined]
+# What a project's projection writes (a rebuild refreshes their planner statistics).
+PROJECT_TABLES: tuple[Table, ...] = (_PROJECT, _CYCLE, _ASSIGNMENT, _HISTORY)
 
 # The row's seq and the hash of its last history entry, in one statement (the entry is
 # missing only where its history was deferred, see `_insert_history`); the row is locked

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Table
 from sqlmodel import Session, col, delete
 from temporalio.client import Client, WorkflowExecutionStatus
 
@@ -23,7 +23,7 @@ from models.tables import CycleRow, HistoryRow, ProjectRow
 from service import closed_transfers
 from service.db import refresh_statistics
 from service.department_projection import apply_department_snapshot
-from service.projection import apply_snapshot
+from service.projection import PROJECT_TABLES, apply_snapshot
 from workflows.department import DepartmentYearWorkflow
 from workflows.project import ProjectWorkflow
 
@@ -52,7 +52,7 @@ async def rebuild_projection(
         projects += 1
         entries += len(state.history)
     if projects:  # a bulk load: plan the next reads on what is there now
-        await asyncio.to_thread(refresh_statistics, engine)
+        await asyncio.to_thread(refresh_statistics, engine, PROJECT_TABLES)
     return RebuildReport(projects=projects, history_entries=entries)
 
 
@@ -87,6 +87,10 @@ def _replace(engine: Engine, state: ProjectState) -> None:
 
 
 DEPARTMENT_WORKFLOWS = 'WorkflowType="DepartmentYearWorkflow"'
+DEPARTMENT_TABLES: tuple[Table, ...] = (
+    DepartmentYearRow.__table__,  # type: ignore[attr-defined]
+    DepartmentHistoryRow.__table__,  # type: ignore[attr-defined]
+)
 
 
 async def rebuild_department_years(
@@ -110,7 +114,7 @@ async def rebuild_department_years(
         years += 1
         entries += len(state.history)
     if years:
-        await asyncio.to_thread(refresh_statistics, engine)
+        await asyncio.to_thread(refresh_statistics, engine, DEPARTMENT_TABLES)
     return RebuildReport(projects=years, history_entries=entries)
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from service.db import init_db, refresh_statistics
-from service.projection import apply_snapshot
+from service.projection import PROJECT_TABLES, apply_snapshot
 from service.settings import Settings
 from tests.service.test_projection import project
 
@@ -36,5 +36,5 @@ def test_statistics_are_refreshed_after_a_load(database_url: str) -> None:
     with Session(engine) as session:
         apply_snapshot(session, project=project(), seq=0, entries=[], notify=False)
     assert not has_statistics(engine)
-    refresh_statistics(engine)
+    refresh_statistics(engine, PROJECT_TABLES)
     assert has_statistics(engine)
