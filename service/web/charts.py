@@ -11,10 +11,25 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
+from models.vocabulary import WarningLevel
+
 # Colours chosen for contrast on white (WCAG AA for the text drawn on them is not needed:
 # labels sit outside the bars).
 GREEN, YELLOW, RED, GREY, BLUE = "#2e7d32", "#b8860b", "#c62828", "#9e9e9e", "#1565c0"
 GRADE_COLOURS = {"excellent": "#1b5e20", "good": "#1565c0", "fair": "#f9a825", "poor": "#c62828"}
+
+
+# A bar takes the colour of the warning the monitoring rules in force gave (the checkpoint
+# thresholds and the goal/execution deviation, configurable), never a rule of the chart's own:
+# a bar must not say red where the project's list says yellow.
+# A year whose results are applied: its warning is history (the project list ignores it too).
+SETTLED = "settled"
+WARNING_COLOURS = {
+    WarningLevel.NONE.value: GREEN,
+    WarningLevel.YELLOW.value: YELLOW,
+    WarningLevel.RED.value: RED,
+    SETTLED: GREY,
+}
 
 
 @dataclass(frozen=True)
@@ -22,16 +37,9 @@ class Bar:
     label: str
     value: float  # a share: 1.0 is 100 %
     marker: float  # where time progress stands on the same scale
-
-
-def _colour(value: float, marker: float) -> str:
-    """Behind time progress by more than 20 points red, by more than 10 yellow (the defaults)."""
-    gap = marker - value
-    if gap > 0.20:
-        return RED
-    if gap > 0.10:
-        return YELLOW
-    return GREEN
+    # A WarningLevel value (the year's on the dashboard, the report's on the project page),
+    # or SETTLED.
+    warning: str
 
 
 def _svg_open(width: int, height: int, title: str) -> str:
@@ -43,9 +51,16 @@ def _svg_open(width: int, height: int, title: str) -> str:
 
 
 def execution_chart(
-    bars: Sequence[Bar], *, title: str, value_name: str, marker_name: str
+    bars: Sequence[Bar],
+    *,
+    title: str,
+    value_name: str,
+    marker_name: str,
+    warning_names: dict[str, str],
 ) -> Markup:
-    """Horizontal bars (execution rate) with a dashed mark per row (time progress)."""
+    """Horizontal bars (execution rate, coloured by warning) with a dashed mark per row (time
+    progress). `warning_names` labels the legend's colours other than green; the legend shows
+    those that some bar has."""
     label_w, plot_w, row_h, top = 220, 420, 26, 28
     height = top + row_h * len(bars) + 24
     width = label_w + plot_w + 70
@@ -59,6 +74,17 @@ def execution_chart(
         ),
         f'<text x="{label_w + 146}" y="16" font-size="12">{escape(marker_name)}</text>',
     ]
+    legend_x = label_w + 240
+    shown = {bar.warning for bar in bars}
+    for level in (WarningLevel.YELLOW.value, WarningLevel.RED.value, SETTLED):
+        if level not in shown:
+            continue
+        parts.append(
+            f'<rect x="{legend_x}" y="6" width="12" height="12" fill="{WARNING_COLOURS[level]}"/>'
+            f'<text x="{legend_x + 16}" y="16" font-size="12">'
+            f"{escape(warning_names[level])}</text>"
+        )
+        legend_x += 90
     for i, bar in enumerate(bars):
         y = top + i * row_h
         w = max(0.0, min(bar.value, 1.2)) / 1.2 * plot_w
@@ -67,7 +93,7 @@ def execution_chart(
             f'<text x="{label_w - 6}" y="{y + 16}" font-size="12" text-anchor="end">'
             f"{escape(bar.label[:28])}</text>"
             f'<rect x="{label_w}" y="{y + 4}" width="{w:.1f}" height="16" '
-            f'fill="{_colour(bar.value, bar.marker)}"/>'
+            f'fill="{WARNING_COLOURS.get(bar.warning, GREEN)}" data-warning="{escape(bar.warning)}"/>'
             f'<line x1="{mx:.1f}" y1="{y + 1}" x2="{mx:.1f}" y2="{y + 23}" stroke="#000" '
             f'stroke-dasharray="4 2" stroke-width="2"/>'
             f'<text x="{label_w + plot_w + 6}" y="{y + 16}" font-size="12">'

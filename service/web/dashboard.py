@@ -29,6 +29,7 @@ from models.tables import CycleRow, HistoryRow, ProjectRow
 from models.vocabulary import Role
 from service.auth import Principal
 from service.projects import READ_ALL
+from service.web.charts import SETTLED
 
 # Bounds that keep a dashboard's cost independent of the number of projects.
 OVERDUE_SCAN = 200  # most recent overdue notices looked at
@@ -223,6 +224,9 @@ class ExecutionBar:
     name: str
     rate: float  # executed / approved, 0..1+
     approved: Decimal
+    # The year's warning as the monitoring rules judged it while the year is open (as the
+    # project list counts it), SETTLED once its results are applied: its warning is history.
+    warning: str
 
 
 def execution_bars(session: Session, codes: list[str], fiscal_year: int) -> list[ExecutionBar]:
@@ -235,6 +239,8 @@ def execution_bars(session: Session, codes: list[str], fiscal_year: int) -> list
             col(ProjectRow.name),
             col(CycleRow.approved_amount),
             col(CycleRow.executed_amount),
+            col(CycleRow.warning),
+            col(CycleRow.state),
         )
         .join(CycleRow, col(ProjectRow.code) == col(CycleRow.code))
         .where(
@@ -245,7 +251,7 @@ def execution_bars(session: Session, codes: list[str], fiscal_year: int) -> list
         .order_by(col(ProjectRow.code))
     )
     bars = []
-    for code, name, approved, executed in session.execute(query):
+    for code, name, approved, executed, warning, state in session.execute(query):
         if not approved:
             continue
         bars.append(
@@ -254,6 +260,7 @@ def execution_bars(session: Session, codes: list[str], fiscal_year: int) -> list
                 name=name,
                 rate=float((executed or 0) / approved),
                 approved=approved,
+                warning=warning if state in CYCLE_OPEN_STATES else SETTLED,
             )
         )
     return bars

@@ -14,7 +14,8 @@ from models.department_state import DIMENSION_ZH, Dimension
 from models.duties import LABEL_ZH as DUTY_LABEL_ZH
 from models.duties import DutyKind
 from models.lifecycle import ACTIONS, STATE_ZH
-from models.vocabulary import GRADE_ZH, Grade
+from models.vocabulary import GRADE_ZH, Grade, WarningLevel
+from service.web.charts import SETTLED
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
@@ -164,6 +165,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "contribution.cut": ("减少出资", "Cut"),
     "chart.execution": ("执行率", "Execution"),
     "chart.time": ("时间进度", "Time progress"),
+    "chart.settled": ("结果已应用", "Results applied"),
     "hist.at": ("时间", "When"),
     "hist.actor": ("操作人", "Who"),
     "hist.action": ("操作", "Action"),
@@ -387,6 +389,15 @@ def action_name(action: str, lang: Lang) -> str:
         return pick(lang, definition.label_zh, action.replace("_", " ").capitalize())
     zh, en = _EVENT.get(action, (action, action))
     return pick(lang, zh, en)
+
+
+def warning_names(lang: Lang) -> dict[str, str]:
+    """The legend's names of the bar colours other than green: yellow, red, settled."""
+    return {
+        WarningLevel.YELLOW.value: message("warning.yellow", lang),
+        WarningLevel.RED.value: message("warning.red", lang),
+        SETTLED: message("chart.settled", lang),
+    }
 
 
 def grade_name(grade: str | None, lang: Lang) -> str:

@@ -96,6 +96,7 @@ def render(
             title=t("dash.execution"),
             value_name=t("chart.execution"),
             marker_name=t("chart.time"),
+            warning_names=i18n.warning_names(lang),
         )
 
     return templates.TemplateResponse(

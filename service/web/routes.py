@@ -220,10 +220,11 @@ def _dashboard(
         "departments": dashboard.departments_seen(session, principal),
         "grades": grades,
         "execution_chart": charts.execution_chart(
-            [charts.Bar(f"{b.code} {b.name}", b.rate, progress) for b in bars],
+            [charts.Bar(f"{b.code} {b.name}", b.rate, progress, b.warning) for b in bars],
             title=i18n.message("dash.execution", lang) + f" {year}",
             value_name=i18n.message("chart.execution", lang),
             marker_name=i18n.message("chart.time", lang),
+            warning_names=i18n.warning_names(lang),
         )
         if bars
         else None,
@@ -395,6 +396,7 @@ def _project_context(
                     r.period_end.isoformat(),
                     float(r.execution_pct) / 100,
                     dashboard.time_progress(r.period_end, cycle.fiscal_year),
+                    r.warning.value,
                 )
                 for r in cycle.monitoring
             ]
