@@ -43,6 +43,7 @@ from service.routes import (
     templates,
     users,
 )
+from service.security_headers import SecurityHeaders
 from service.settings import Settings, get_settings
 from service.temporal_client import connect_client
 from service.web import install_workbench
@@ -326,6 +327,8 @@ def create_app(
     # Added after the problem handlers so that it is the outer middleware: it sees the 500
     # that `CatchUnexpectedErrors` makes of a bug, and stamps the request id on it too.
     app.add_middleware(RequestContext)
+    # Outside the problem handlers and the refusals above, so every answer carries them.
+    app.add_middleware(SecurityHeaders)
     # Outermost: counts every answer, the refusals of the middlewares above included.
     app.add_middleware(RecordRequestMetrics)
     return app

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 from openpyxl import load_workbook
 
 from models.guards import GUARDS
@@ -37,11 +39,30 @@ async def _shot(page: Any, name: str) -> None:
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+# What the browser refused under the workbench's Content Security Policy, on any page a test
+# signed in to (`service.security_headers`): a page that needs more than the policy allows
+# would lose that part silently in production.
+_REFUSED: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _nothing_refused_by_the_policy() -> Iterator[None]:
+    _REFUSED.clear()
+    yield
+    assert not _REFUSED, _REFUSED
+
+
+def _note_refusal(message: Any) -> None:
+    if "Content Security Policy" in message.text:
+        _REFUSED.append(message.text)
+
+
 async def _sign_in(browser: Any, stack: Stack, username: str) -> Any:
     context = await browser.new_context(
         base_url=stack.base_url, viewport={"width": 1366, "height": 900}
     )
     page = await context.new_page()
+    page.on("console", _note_refusal)
     await page.goto("/")  # no session yet: sent to the sign-in page
     assert "/login" in page.url
     await page.fill("#username", username)
