@@ -1,4 +1,5 @@
-"""A demo district for a first run: departments, one user per role, thirteen projects.
+"""A demo district for a first run: departments, one user per role, thirteen projects, and
+each department's overall performance year (`service.demo_departments`).
 
 `perfbudget up` seeds it on a fresh data directory (no user yet) unless `PERFBUDGET_DEMO=0`.
 Every project is filed and driven through the real API functions (`service.projects`), hence
@@ -38,6 +39,7 @@ from service import projects
 from service.auth import Principal
 from service.calendar import rules_in_force
 from service.db import engine_for, session_scope
+from service.demo_departments import department_stories, play_department_year
 from service.problems import Problem
 from service.settings import Settings
 from service.users import add_user, create_department
@@ -382,6 +384,16 @@ async def seed(
         if isinstance(outcome, BaseException):
             # The users exist already: their passwords must still be printed below.
             log.error("demo_project_failed", project_code=story.filing["code"], exc_info=outcome)
+    departments = department_stories(
+        {code: _principal(username) for code, username in CLERK.items()}, _principal(FINANCE)
+    )
+    opened = await asyncio.gather(
+        *(play_department_year(s, today.year, settings, client) for s in departments),
+        return_exceptions=True,
+    )
+    for year_story, outcome in zip(departments, opened, strict=True):
+        if isinstance(outcome, BaseException):
+            log.error("demo_department_failed", department=year_story.department, exc_info=outcome)
     say("Demo district seeded (PERFBUDGET_DEMO=0 to start empty). Sign in at /login with:")
     for username, (role, department) in USERS.items():
         where = f" {department}" if department else ""

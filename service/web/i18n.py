@@ -364,6 +364,13 @@ _EVENT: dict[str, tuple[str, str]] = {
     "flag": ("列入重点评价", "Flagged for key evaluation"),
     "idle_funds": ("资金闲置督办", "Idle funds"),
     "exit_proposed": ("建议清理退出", "Exit proposed"),
+    "fiscal_notice": ("全区财年通知", "Fiscal-year notice"),
+    # A department year's own events.
+    "open": ("开启年度", "Year opened"),
+    "assessment_notice": ("部门考核通报", "Assessment notice"),
+    "reserve": ("占用预算控制数", "Control number reserved"),
+    "reserve_refused": ("超出预算控制数，未予占用", "Reservation refused: over the control number"),
+    "confirm_reservation": ("确认控制数占用", "Reservation confirmed"),
 }
 
 

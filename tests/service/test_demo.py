@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from temporalio.testing import WorkflowEnvironment
 
+from models.department_tables import DepartmentYearRow
 from models.project_state import ProjectState
 from models.tables import HistoryRow, ProjectRow, User
 from service import audit, demo
@@ -72,6 +73,10 @@ async def test_the_demo_district_shows_every_situation(
             for i in todo(session, overdue[1], now=now, rules=rules)
         }
         report = audit.verify(session)
+        department_years = {
+            (r.department, r.fiscal_year): r.state
+            for r in session.execute(select(DepartmentYearRow)).scalars()
+        }
         history = list(
             session.execute(
                 select(HistoryRow).where(HistoryRow.code == "JT-005").order_by(col(HistoryRow.seq))
@@ -127,6 +132,13 @@ async def test_the_demo_district_shows_every_situation(
     assert any(c.review is not None and c.review.cut_percent for c in years.values())
     assert any(c.rectification is not None and c.rectification.accepted_at for c in years.values())
     assert len({r.department for r in rows}) == 3
+    # Each department's overall performance year, at three stages (部门整体绩效).
+    this_year = datetime.now(UTC).year
+    assert department_years == {
+        ("JYJ", this_year): "goals_approved",
+        ("WJW", this_year): "goals_submitted",
+        ("JTJ", this_year): "goals_drafted",
+    }
 
 
 async def _projected(engine: Engine, code: str, action: str) -> None:
