@@ -19,11 +19,11 @@ GREEN, YELLOW, RED, GREY, BLUE = "#2e7d32", "#b8860b", "#c62828", "#9e9e9e", "#1
 GRADE_COLOURS = {"excellent": "#1b5e20", "good": "#1565c0", "fair": "#f9a825", "poor": "#c62828"}
 
 
+# A year whose results are applied: its warning is history (the project list ignores it too).
+SETTLED = "settled"
 # A bar takes the colour of the warning the monitoring rules in force gave (the checkpoint
 # thresholds and the goal/execution deviation, configurable), never a rule of the chart's own:
 # a bar must not say red where the project's list says yellow.
-# A year whose results are applied: its warning is history (the project list ignores it too).
-SETTLED = "settled"
 WARNING_COLOURS = {
     WarningLevel.NONE.value: GREEN,
     WarningLevel.YELLOW.value: YELLOW,
