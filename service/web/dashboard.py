@@ -34,7 +34,15 @@ from service.web.charts import SETTLED
 # Bounds that keep a dashboard's cost independent of the number of projects.
 OVERDUE_SCAN = 200  # most recent overdue notices looked at
 OVERDUE_SHOWN = 100  # the most overdue first
-TODO_SCAN = 500  # open projects of one department looked at for its to-do list
+TODO_SCAN = 500  # open projects looked at for a to-do list (a department's, finance's)
+# The year states in which finance owes the next move (`models.duties`: goals review, review of
+# the self-evaluation, the key evaluation it commissioned, review of the rectification report).
+FINANCE_WAITING_STATES = (
+    "goals_submitted",
+    "self_evaluated",
+    "key_evaluating",
+    "rectification_submitted",
+)
 CUTS_SHOWN = 50
 
 
@@ -200,20 +208,26 @@ def overdue_list(
 
 
 def todo(session: Session, principal: Principal, *, now: datetime, rules: Rules) -> list[TodoItem]:
-    """The department's own duties on its open projects, most urgent first."""
-    if principal.role is not Role.DEPARTMENT:
+    """The caller's own duties on open projects, most urgent first: a department's on its
+    projects; finance's reviews (goals, self-evaluations, rectification reports, key
+    evaluations) on every project that waits for one."""
+    query = select(ProjectRow).where(col(ProjectRow.state).in_(("active", "suspended")))
+    if principal.role is Role.DEPARTMENT:
+        query = _scope(query.order_by(col(ProjectRow.code)).limit(TODO_SCAN), principal)
+    elif principal.role is Role.FINANCE:
+        # Only the projects with a year waiting on finance: the zone may hold thousands.
+        waiting = select(col(CycleRow.code)).where(col(CycleRow.state).in_(FINANCE_WAITING_STATES))
+        query = (
+            query.where(col(ProjectRow.code).in_(waiting))
+            .order_by(col(ProjectRow.code))
+            .limit(TODO_SCAN)
+        )
+    else:
         return []
-    query = _scope(
-        select(ProjectRow)
-        .where(col(ProjectRow.state).in_(("active", "suspended")))
-        .order_by(col(ProjectRow.code))
-        .limit(TODO_SCAN),
-        principal,
-    )
     items = [
         item
         for row in session.execute(query).scalars()
-        for item in _duties(row, now=now, rules=rules, owner=Role.DEPARTMENT)
+        for item in _duties(row, now=now, rules=rules, owner=principal.role)
     ]
     return sorted(items, key=lambda i: (i.due, i.code, i.kind))
 

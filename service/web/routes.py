@@ -238,7 +238,7 @@ def _dashboard(
         "all_states": [s for s, _ in counts],
         "grade_values": [g.value for g in Grade],
     }
-    if principal.role is Role.DEPARTMENT:
+    if principal.role in (Role.DEPARTMENT, Role.FINANCE):
         context["todo"] = dashboard.todo(session, principal, now=now, rules=rules)
     if principal.role in projects.READ_ALL:
         context["overdue"] = dashboard.overdue_list(session, principal, now=now, rules=rules)

@@ -72,6 +72,7 @@ async def test_the_demo_district_shows_every_situation(
             (i.code, i.kind, i.fiscal_year): i
             for i in todo(session, overdue[1], now=now, rules=rules)
         }
+        todo_finance = todo(session, overdue[0], now=now, rules=rules)
         report = audit.verify(session)
         department_years = {
             (r.department, r.fiscal_year): r.state
@@ -123,6 +124,13 @@ async def test_the_demo_district_shows_every_situation(
         for c in ProjectState.model_validate(r.snapshot).cycles
     }
     cycle_states = Counter(c.state for c in years.values())
+    # Finance's to-do: its own reviews only, each on a year that waits for it, every one.
+    waits_for = {"goals_review": "goals_submitted", "review": "self_evaluated"}
+    assert {i.kind for i in todo_finance} == set(waits_for)
+    for item in todo_finance:
+        assert years[(item.code, item.fiscal_year)].state == waits_for[item.kind]
+    waiting = [c for c in years.values() if c.state in waits_for.values()]
+    assert len(todo_finance) == len(waiting)
     for state in ("goals_drafted", "goals_submitted", "executing", "rectifying",
                   "self_evaluated", "results_applied"):  # fmt: skip
         assert cycle_states[state] >= 1, (state, cycle_states)
