@@ -40,6 +40,14 @@ OWNER: dict[DutyKind, Role] = {
     DutyKind.WARNING_RESPONSE: Role.DEPARTMENT,
 }
 
+# The year states in which finance owes the next move (`_cycle_duties` below: goals review, the
+# review of a self-evaluation, the key evaluation it commissioned, the review of a
+# rectification report). Finance's to-do looks for projects with a year in one of them;
+# tests/models/test_duties.py holds the two together.
+FINANCE_WAITING_STATES: frozenset[str] = frozenset(
+    {"goals_submitted", "self_evaluated", "key_evaluating", "rectification_submitted"}
+)
+
 DISCHARGED_BY: dict[DutyKind, str] = {
     DutyKind.GOALS: "submit_goals",
     DutyKind.GOALS_REVIEW: "approve_goals",

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlmodel import Session, col
 
-from models.duties import open_duties
+from models.duties import FINANCE_WAITING_STATES, open_duties
 from models.engine_time import business_today
 from models.escalation import overdue_duties
 from models.evaluator_tables import EvaluatorAssignmentRow
@@ -35,14 +35,6 @@ from service.web.charts import SETTLED
 OVERDUE_SCAN = 200  # most recent overdue notices looked at
 OVERDUE_SHOWN = 100  # the most overdue first
 TODO_SCAN = 500  # open projects looked at for a to-do list (a department's, finance's)
-# The year states in which finance owes the next move (`models.duties`: goals review, review of
-# the self-evaluation, the key evaluation it commissioned, review of the rectification report).
-FINANCE_WAITING_STATES = (
-    "goals_submitted",
-    "self_evaluated",
-    "key_evaluating",
-    "rectification_submitted",
-)
 CUTS_SHOWN = 50
 
 
@@ -216,7 +208,9 @@ def todo(session: Session, principal: Principal, *, now: datetime, rules: Rules)
         query = _scope(query.order_by(col(ProjectRow.code)).limit(TODO_SCAN), principal)
     elif principal.role is Role.FINANCE:
         # Only the projects with a year waiting on finance: the zone may hold thousands.
-        waiting = select(col(CycleRow.code)).where(col(CycleRow.state).in_(FINANCE_WAITING_STATES))
+        waiting = select(col(CycleRow.code)).where(
+            col(CycleRow.state).in_(sorted(FINANCE_WAITING_STATES))
+        )
         query = (
             query.where(col(ProjectRow.code).in_(waiting))
             .order_by(col(ProjectRow.code))
