@@ -25,6 +25,7 @@ def _page(title: str, body: str) -> str:
     return (
         '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
         f'<body><header><p><a href="/public/">绩效信息公开</a></p></header>'
         f'<main id="main"><h1>{escape(title)}</h1>{body}</main></body></html>'
