@@ -18,7 +18,10 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlmodel import Session, col
 
-from models.duties import FINANCE_WAITING_STATES, open_duties
+from models.department_duties import OWED_IN, department_duties
+from models.department_state import DepartmentYearState
+from models.department_tables import DepartmentYearRow
+from models.duties import FINANCE_WAITING_STATES, OWNER, deadline, open_duties
 from models.engine_time import business_today
 from models.escalation import overdue_duties
 from models.evaluator_tables import EvaluatorAssignmentRow
@@ -40,13 +43,20 @@ CUTS_SHOWN = 50
 
 @dataclass(frozen=True)
 class TodoItem:
-    code: str
-    name: str
+    code: str  # the project's, or the department's for a department year
+    name: str  # the project's ("" for a department year: the page names the department)
     kind: str  # DutyKind value
     fiscal_year: int
     due: date
     overdue: bool
     days_left: int
+    department_year: bool = False  # a duty of a department year (部门整体绩效), not a project
+
+    @property
+    def href(self) -> str:
+        if self.department_year:
+            return f"/departments/{self.code}/years/{self.fiscal_year}"
+        return f"/projects/{self.code}"
 
 
 @dataclass(frozen=True)
@@ -223,7 +233,37 @@ def todo(session: Session, principal: Principal, *, now: datetime, rules: Rules)
         for row in session.execute(query).scalars()
         for item in _duties(row, now=now, rules=rules, owner=principal.role)
     ]
+    items += _department_year_duties(session, principal, now=now, rules=rules)
     return sorted(items, key=lambda i: (i.due, i.code, i.kind))
+
+
+def _department_year_duties(
+    session: Session, principal: Principal, *, now: datetime, rules: Rules
+) -> list[TodoItem]:
+    """The caller's duties on department years: a department's overall goals and
+    self-evaluation, finance's review of the self-evaluation."""
+    states = sorted(s for s, kind in OWED_IN.items() if OWNER[kind] is principal.role)
+    query = select(DepartmentYearRow).where(col(DepartmentYearRow.state).in_(states))
+    if principal.role is Role.DEPARTMENT:
+        query = query.where(col(DepartmentYearRow.department) == principal.department)
+    query = query.order_by(
+        col(DepartmentYearRow.department), col(DepartmentYearRow.fiscal_year)
+    ).limit(TODO_SCAN)
+    today = business_today(now, rules)
+    return [
+        TodoItem(
+            code=row.department,
+            name="",
+            kind=d.kind.value,
+            fiscal_year=d.fiscal_year,
+            due=d.due,
+            overdue=deadline(d.due, rules.utc_offset_minutes) <= now,
+            days_left=(d.due - today).days,
+            department_year=True,
+        )
+        for row in session.execute(query).scalars()
+        for d in department_duties(DepartmentYearState.model_validate(row.snapshot), rules)
+    ]
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,14 @@ async def test_the_demo_district_shows_every_situation(
         ("WJW", this_year): "goals_submitted",
         ("JTJ", this_year): "goals_drafted",
     }
+    # JTJ's overall goals, still drafted, are on its clerk's to-do beside its projects' duties,
+    # linked to the department year's page; no other department year owes anything now.
+    owed = todo_jtj[("JTJ", "goals", this_year)]
+    assert owed.department_year
+    assert owed.href == f"/departments/JTJ/years/{this_year}"
+    assert not owed.overdue
+    assert [i for i in todo_jtj.values() if i.department_year] == [owed]
+    assert not any(i.department_year for i in todo_finance)
 
 
 async def _projected(engine: Engine, code: str, action: str) -> None:
