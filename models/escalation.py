@@ -101,13 +101,14 @@ def next_firing(project: ProjectState, rules: Rules, now: datetime) -> datetime 
     return next_unfired(_candidates(project, rules, now), project.escalations, now)
 
 
+def is_overdue(duty: Duty, rules: Rules, now: datetime) -> bool:
+    """Past the end of its due day in the zone's time: a project's or a department year's."""
+    return deadline(duty.due, rules.utc_offset_minutes) <= now
+
+
 def overdue_duties(project: ProjectState, rules: Rules, now: datetime) -> list[Duty]:
     today = business_today(now, rules)
-    return [
-        d
-        for d in open_duties(project, rules.calendar, today)
-        if deadline(d.due, rules.utc_offset_minutes) <= now
-    ]
+    return [d for d in open_duties(project, rules.calendar, today) if is_overdue(d, rules, now)]
 
 
 def execution_pct(approved: Decimal | None, executed: Decimal | None) -> Decimal:

@@ -21,9 +21,9 @@ from sqlmodel import Session, col
 from models.department_duties import OWED_IN, department_duties
 from models.department_state import DepartmentYearState
 from models.department_tables import DepartmentYearRow
-from models.duties import FINANCE_WAITING_STATES, OWNER, deadline, open_duties
+from models.duties import FINANCE_WAITING_STATES, OWNER, Duty, open_duties
 from models.engine_time import business_today
-from models.escalation import overdue_duties
+from models.escalation import is_overdue
 from models.evaluator_tables import EvaluatorAssignmentRow
 from models.lifecycle import CYCLE_OPEN_STATES, CYCLE_STATES, PROJECT_STATES
 from models.project_state import ProjectState
@@ -162,23 +162,28 @@ def cuts(session: Session, principal: Principal) -> list[Cut]:
     return found
 
 
+def _todo_item(
+    code: str, name: str, duty: Duty, *, now: datetime, rules: Rules, department_year: bool = False
+) -> TodoItem:
+    return TodoItem(
+        code=code,
+        name=name,
+        kind=duty.kind.value,
+        fiscal_year=duty.fiscal_year,
+        due=duty.due,
+        overdue=is_overdue(duty, rules, now),
+        days_left=(duty.due - business_today(now, rules)).days,
+        department_year=department_year,
+    )
+
+
 def _duties(row: ProjectRow, *, now: datetime, rules: Rules, owner: Role | None) -> list[TodoItem]:
     # The duty rules themselves, not `Lifecycle`: building its state machines per row would
     # cost more than everything else on the page.
     project = ProjectState.model_validate(row.snapshot)
-    late = {d.key for d in overdue_duties(project, rules, now)}
-    today = business_today(now, rules)
     return [
-        TodoItem(
-            code=row.code,
-            name=row.name,
-            kind=d.kind.value,
-            fiscal_year=d.fiscal_year,
-            due=d.due,
-            overdue=d.key in late,
-            days_left=(d.due - today).days,
-        )
-        for d in open_duties(project, rules.calendar, today)
+        _todo_item(row.code, row.name, d, now=now, rules=rules)
+        for d in open_duties(project, rules.calendar, business_today(now, rules))
         if owner is None or d.owner is owner
     ]
 
@@ -249,18 +254,8 @@ def _department_year_duties(
     query = query.order_by(
         col(DepartmentYearRow.department), col(DepartmentYearRow.fiscal_year)
     ).limit(TODO_SCAN)
-    today = business_today(now, rules)
     return [
-        TodoItem(
-            code=row.department,
-            name="",
-            kind=d.kind.value,
-            fiscal_year=d.fiscal_year,
-            due=d.due,
-            overdue=deadline(d.due, rules.utc_offset_minutes) <= now,
-            days_left=(d.due - today).days,
-            department_year=True,
-        )
+        _todo_item(row.department, "", d, now=now, rules=rules, department_year=True)
         for row in session.execute(query).scalars()
         for d in department_duties(DepartmentYearState.model_validate(row.snapshot), rules)
     ]
